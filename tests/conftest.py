@@ -213,3 +213,46 @@ def db(dialect: str, _session_dbs: Databases, tmp_path: Path) -> Iterator[Databa
     else:
         _empty_tables(template)
         yield template
+
+
+# -- throwaway servers for fault tests (tests/servers.py) ---------------------------------------
+# One server per kind per session (each starts in about a second); a test may stop, freeze or
+# kill it, and the `server` fixture puts it back (thawed, running) afterwards.
+
+SERVER_KINDS = ("postgresql", "mysql")
+_throwaway: dict[str, Any] = {}
+
+
+def throwaway_server(dialect: str) -> Any:
+    """The session's throwaway server of that kind, made on first use; skips (fails under
+    CI=true) when the machine cannot run one."""
+    from servers import SERVER_CLASSES
+
+    if dialect not in _throwaway:
+        cls = SERVER_CLASSES[dialect]
+        reason = cls.available()
+        if reason:
+            if IN_CI:
+                pytest.fail(f"CI=true: {reason}")
+            pytest.skip(reason)
+        _throwaway[dialect] = cls.create()
+    server = _throwaway[dialect]
+    server.ensure_running()
+    return server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_throwaway_servers() -> Iterator[None]:
+    yield
+    for server in _throwaway.values():
+        server.remove()
+    _throwaway.clear()
+
+
+@pytest.fixture(params=SERVER_KINDS)
+def server(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A throwaway PostgreSQL or MariaDB server (tests/servers.py) the test may stop, restart,
+    freeze or kill backends of; running and thawed again after the test."""
+    srv = throwaway_server(str(request.param))
+    yield srv
+    srv.ensure_running()

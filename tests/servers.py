@@ -1,0 +1,416 @@
+"""Throwaway PostgreSQL and MariaDB servers for fault tests: real restarts, freezes and kills.
+
+Each server lives in its own temporary directory on a free loopback port and is removed at the
+end; it never touches the shared servers on 5432 and 3306. As root the server runs as its own
+system user (``postgres`` / ``mysql``), as it must. The API::
+
+    server = PostgresServer.create()      # or MariaDBServer.create(); started
+    server.url                            # postgresql://postgres@127.0.0.1:PORT/agentdb
+    server.stop("immediate")              # or "fast"; immediate = crash, no checkpoint
+    server.start(); server.restart("immediate")
+    server.freeze(); server.thaw()        # SIGSTOP / SIGCONT the server and its children
+    server.kill_backends()                # pg_terminate_backend / KILL every client session
+    server.remove()                       # stop and delete the directory
+
+Why not the shared servers: a fault test stops, freezes and kills its server, which would break
+every other test (and helper) using it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psycopg
+import pymysql
+
+DATABASE = "agentdb"  # the database each server's `url` points at, created at first start
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (Linux /proc), without psutil."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        if ppid == pid:
+            out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (our exited child not yet reaped) is not alive
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+_LIVE: list[ThrowawayServer] = []
+
+
+class ThrowawayServer:
+    """One server process tree in a temp dir; subclasses know how to run their kind."""
+
+    dialect: ClassVar[str]
+    system_user: ClassVar[str]
+
+    def __init__(self, directory: Path, port: int) -> None:
+        self.dir = directory
+        self.port = port
+        self.frozen = False
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def available(cls) -> str | None:
+        """None when this machine can run the server, else why not."""
+        raise NotImplementedError
+
+    @classmethod
+    def create(cls) -> ThrowawayServer:
+        """Make the data directory, start the server, create the test database."""
+        as_root = os.geteuid() == 0
+        directory = Path(tempfile.mkdtemp(prefix=f"agentdb-{cls.dialect}-"))
+        if as_root:
+            shutil.chown(directory, cls.system_user, cls.system_user)
+        server = cls(directory, free_port())
+        _LIVE.append(server)
+        try:
+            server._init()
+            server.start()
+            server._create_database()
+        except BaseException:
+            server.remove()
+            raise
+        return server
+
+    def _init(self) -> None:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 60) -> None:
+        raise NotImplementedError
+
+    def stop(self, mode: str = "fast") -> None:
+        """``fast``: a clean shutdown; ``immediate``: a crash (no checkpoint, no goodbyes)."""
+        raise NotImplementedError
+
+    def restart(self, mode: str = "immediate") -> None:
+        self.stop(mode)
+        self.start()
+
+    def pid(self) -> int | None:
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        pid = self.pid()
+        return pid is not None and _alive(pid)
+
+    def freeze(self) -> None:
+        """SIGSTOP the server and its children: the port still accepts TCP, nothing answers."""
+        self._signal_tree(signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        self._signal_tree(signal.SIGCONT)
+        self.frozen = False
+
+    def _signal_tree(self, sig: signal.Signals) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        for p in [pid, *_children(pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, sig)
+
+    def remove(self) -> None:
+        """Stop the server (crash-fast) and delete its directory."""
+        with contextlib.suppress(Exception):
+            if self.frozen:
+                self.thaw()
+            if self.running:
+                self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if self in _LIVE:
+            _LIVE.remove(self)
+
+    def ensure_running(self) -> None:
+        """Undo whatever a test left: thawed and started."""
+        if self.frozen:
+            self.thaw()
+        if not self.running:
+            self.start()
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.url_for(DATABASE)
+
+    def url_for(self, database: str) -> str:
+        raise NotImplementedError
+
+    def admin(self, timeout: float = 5) -> Any:
+        """An autocommit driver connection (dict-free cursor) for test set-up and checks."""
+        raise NotImplementedError
+
+    def kill_backends(self) -> int:
+        """End every client session but the one asking; returns how many were killed."""
+        raise NotImplementedError
+
+    def _create_database(self) -> None:
+        raise NotImplementedError
+
+    def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run a server tool as the server's own user (root may not run the servers)."""
+        user = self.system_user if os.geteuid() == 0 else None
+        return subprocess.run(
+            list(args), user=user, capture_output=True, text=True, timeout=timeout,
+            cwd=self.dir, check=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} 127.0.0.1:{self.port} {self.dir}>"
+
+
+class PostgresServer(ThrowawayServer):
+    """PostgreSQL via ``initdb`` + ``pg_ctl``, trust auth, socket in its own directory."""
+
+    dialect = "postgresql"
+    system_user = "postgres"
+
+    @staticmethod
+    def bindir() -> Path | None:
+        try:
+            out = subprocess.run(
+                ["pg_config", "--bindir"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return Path(out) if out and (Path(out) / "initdb").exists() else None
+
+    @classmethod
+    def available(cls) -> str | None:
+        return None if cls.bindir() else "PostgreSQL server binaries (initdb, pg_ctl) not found"
+
+    @property
+    def data(self) -> Path:
+        return self.dir / "data"
+
+    def _tool(self, name: str) -> str:
+        bindir = self.bindir()
+        assert bindir is not None
+        return str(bindir / name)
+
+    def _init(self) -> None:
+        self._run(self._tool("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "-E", "UTF8", "--no-sync", "--locale=C")
+        # Fast and small: durability is not what these tests are about (a crash is).
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(
+                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.dir}'\nfsync = off\n"
+                "synchronous_commit = off\nfull_page_writes = off\nshared_buffers = 32MB\n"
+                "max_connections = 60\nlogging_collector = off\n"
+            )
+
+    def start(self, timeout: float = 60) -> None:
+        self._run(self._tool("pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"),
+                  "-w", "-t", str(int(timeout)), "start", timeout=timeout + 10)
+
+    def stop(self, mode: str = "fast") -> None:
+        if self.frozen:
+            self.thaw()
+        self._run(self._tool("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60",
+                  "stop", timeout=70)
+
+    def pid(self) -> int | None:
+        try:
+            return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def admin(self, timeout: float = 5) -> psycopg.Connection[Any]:
+        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
+                               dbname="postgres", autocommit=True,
+                               connect_timeout=max(1, round(timeout)))
+
+    def _create_database(self) -> None:
+        with self.admin() as conn:
+            conn.execute(f'CREATE DATABASE "{DATABASE}"')
+
+    def kill_backends(self) -> int:
+        with self.admin() as conn:
+            rows = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            ).fetchall()
+        return len(rows)
+
+
+class MariaDBServer(ThrowawayServer):
+    """MariaDB via ``mariadb-install-db`` and ``mariadbd`` in the background, by its own PID."""
+
+    dialect = "mysql"
+    system_user = "mysql"
+
+    def __init__(self, directory: Path, port: int) -> None:
+        super().__init__(directory, port)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def _binary(name: str) -> str | None:
+        return shutil.which(name) or next(
+            (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)), None
+        )
+
+    @classmethod
+    def available(cls) -> str | None:
+        if cls._binary("mariadbd") and cls._binary("mariadb-install-db"):
+            return None
+        return "MariaDB server binaries (mariadbd, mariadb-install-db) not found"
+
+    @property
+    def data(self) -> Path:
+        return self.dir / "data"
+
+    def _init(self) -> None:
+        install = self._binary("mariadb-install-db")
+        assert install is not None
+        args = [install, "--no-defaults", f"--datadir={self.data}", "--skip-test-db",
+                "--auth-root-authentication-method=normal", "--skip-name-resolve"]
+        if os.geteuid() == 0:
+            args.append(f"--user={self.system_user}")
+        subprocess.run(args, capture_output=True, text=True, timeout=180, check=True,
+                       cwd=self.dir)
+
+    def start(self, timeout: float = 60) -> None:
+        mariadbd = self._binary("mariadbd")
+        assert mariadbd is not None
+        args = [
+            mariadbd, "--no-defaults", f"--datadir={self.data}", f"--port={self.port}",
+            "--bind-address=127.0.0.1", f"--socket={self.dir}/my.sock",
+            f"--pid-file={self.dir}/my.pid", f"--log-error={self.dir}/err.log",
+            "--skip-name-resolve", "--innodb-buffer-pool-size=128M",
+            "--innodb-log-file-size=48M", "--innodb-flush-log-at-trx-commit=2",
+            "--skip-log-bin", "--max-connections=100", "--performance-schema=OFF",
+        ]
+        if os.geteuid() == 0:
+            args.append(f"--user={self.system_user}")
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mariadbd exited ({self.process.returncode}): "
+                                   + self._log_tail())
+            try:
+                self.admin(timeout=1).close()
+                return
+            except pymysql.err.OperationalError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("mariadbd did not answer: " + self._log_tail()) from None
+                time.sleep(0.1)
+
+    def _log_tail(self) -> str:
+        try:
+            return (self.dir / "err.log").read_text()[-2000:]
+        except OSError:
+            return ""
+
+    def stop(self, mode: str = "fast") -> None:
+        if self.frozen:
+            self.thaw()
+        proc = self.process
+        if proc is None:
+            return
+        proc.send_signal(signal.SIGKILL if mode == "immediate" else signal.SIGTERM)
+        proc.wait(timeout=60)
+        self.process = None
+        # the port is free once the process is gone; wait for the kernel to agree
+        deadline = time.monotonic() + 5
+        while _port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def url_for(self, database: str) -> str:
+        return f"mysql://root@127.0.0.1:{self.port}/{database}"
+
+    def admin(self, timeout: float = 5) -> pymysql.connections.Connection:
+        return pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="",
+                               autocommit=True, connect_timeout=timeout, ssl_disabled=True)
+
+    def _create_database(self) -> None:
+        conn = self.admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE `{DATABASE}` CHARACTER SET utf8mb4")
+        finally:
+            conn.close()
+
+    def kill_backends(self) -> int:
+        conn = self.admin()
+        killed = 0
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE id <> CONNECTION_ID() AND command <> 'Daemon' AND user <> 'system user'"
+                )
+                for (session,) in cur.fetchall():
+                    with contextlib.suppress(pymysql.err.OperationalError):
+                        cur.execute(f"KILL {int(session)}")
+                        killed += 1
+        finally:
+            conn.close()
+        return killed
+
+
+SERVER_CLASSES: dict[str, type[ThrowawayServer]] = {
+    "postgresql": PostgresServer,
+    "mysql": MariaDBServer,
+}
+
+
+@atexit.register
+def _remove_all() -> None:
+    """Never leave a server behind, even when pytest is interrupted."""
+    for server in list(_LIVE):
+        server.remove()

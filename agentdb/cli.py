@@ -145,8 +145,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from .migrate import migrate, migration_status, rollback
 
     config = _config(args)
+    extra = args.dir or []
     if args.status:
-        states = _status(config)
+        states = _status(config, extra)
         if args.json:
             _dump_json({
                 "database": _describe(config),
@@ -165,7 +166,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if args.rollback is not None:
         _require_file(config)
         start = perf_counter()
-        ids = rollback(config, args.rollback)
+        ids = rollback(config, args.rollback, extra=extra)
         if args.json:
             _dump_json({"database": _describe(config), "rolled_back": ids})
         elif ids:
@@ -175,31 +176,31 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             _print(f"nothing to roll back on {_describe(config)}")
         return 0
     start = perf_counter()
-    ids = migrate(config)
+    ids = migrate(config, extra=extra)
     if args.json:
         _dump_json({"database": _describe(config), "applied": ids})
     elif ids:
         _print(f"applied {len(ids)} migration(s) to {_describe(config)} in "
                f"{perf_counter() - start:.2f} s:", *(f"  {i}" for i in ids))
     else:
-        total = len(migration_status(config))
+        total = len(migration_status(config, extra=extra))
         _print(f"{_describe(config)} is up to date ({total} migrations applied)")
     return 0
 
 
-def _status(config: Config) -> list[Any]:
+def _status(config: Config, extra: list[str] | None = None) -> list[Any]:
     """migration_status, except that a missing SQLite file is reported, not created."""
-    from .migrate import MigrationState, migration_status, migrations_dir
+    from .migrate import MigrationState, migration_sources, migration_status
 
     if config.dialect == "sqlite" and not Path(str(config.path)).is_file():
         import glob
 
         import yoyo
 
-        ids = [str(m.id) for m in yoyo.read_migrations(glob.escape(str(
-            migrations_dir(config.dialect))))]
+        sources = migration_sources(config.dialect, extra or [])
+        ids = [str(m.id) for m in yoyo.read_migrations(*(glob.escape(str(s)) for s in sources))]
         return [MigrationState(i, False, None) for i in ids]
-    return migration_status(config)
+    return migration_status(config, extra=extra or [])
 
 
 # -- check -------------------------------------------------------------------------------------
@@ -577,6 +578,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "migrations (a missing SQLite file is not created)")
     mode.add_argument("--rollback", type=_non_negative, metavar="N",
                       help="roll back the newest N applied migrations (drops their tables)")
+    p.add_argument("--dir", action="append", metavar="PATH",
+                   help="a folder of the application's own yoyo migrations, applied after "
+                   "agentdb's (per-dialect subfolders, or one dialect's files); repeatable")
     json_flag(p)
 
     p = command("seed", cmd_seed, "add realistic demo data across every aggregate",

@@ -1,9 +1,13 @@
 """Apply and roll back the schema: yoyo migrations in ``migrations/<dialect>/``.
 
 yoyo owns the schema and its bookkeeping (``_yoyo_migration``, ``_yoyo_log``, ``yoyo_lock``), so
-this module only points yoyo's own API at the right folder and database: the same tables and
+this module only points yoyo's own API at the right folders and database: the same tables and
 the same lock whether the schema is migrated from Python or with the ``yoyo`` command line.
 Every failure comes out as :class:`MigrationError` naming the database, never the password.
+
+A user's own migrations (``extra=["app/migrations"]``) are read in the same yoyo run, after the
+bundled ones: one lock, one bookkeeping table, one status listing. Each extra folder either has
+per-dialect subfolders (``app/migrations/postgresql/`` ...) or holds one dialect's files itself.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 import glob
 import logging
 import math
+import os
 import sqlite3
 import sqlite3.dbapi2
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,8 +38,10 @@ if TYPE_CHECKING:
     from .pool import Database
 
 __all__ = [
+    "DIALECTS",
     "MigrationState",
     "migrate",
+    "migration_sources",
     "migration_status",
     "migrations_dir",
     "rollback",
@@ -42,6 +49,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+DIALECTS = ("postgresql", "mysql", "sqlite")
+
+#: Folders of a user's own migrations, applied after the bundled ones.
+Folders = Iterable[str | os.PathLike[str]]
 
 #: Seconds to wait for another process's migration lock before giving up. yoyo's own default
 #: (10 s) is shorter than a full migration of a MariaDB schema on a slow disk.
@@ -93,15 +105,20 @@ def yoyo_url(db: Database | Config, *, hide_password: bool = True) -> str:
     return f"{url}?{urlencode(args)}" if args else url
 
 
-def migrate(db: Database | Config, *, lock_timeout: float = LOCK_TIMEOUT) -> list[str]:
-    """Apply every pending migration for the database's dialect; return the ids applied.
+def migrate(
+    db: Database | Config, *, extra: Folders = (), lock_timeout: float = LOCK_TIMEOUT
+) -> list[str]:
+    """Apply every pending migration for the database's dialect, then those of the ``extra``
+    folders (the application's own, in the order given); return the ids applied.
 
     Idempotent: with nothing pending it applies nothing and returns ``[]``. yoyo's lock makes
     processes that migrate the same database at once take turns; the later ones find nothing
-    left to do. ``db`` may be a ``Database`` or a plain ``Config`` (before any pool exists).
+    left to do. Each migration commits on its own, so a failing user migration leaves the
+    bundled schema (and the user migrations before it) applied. ``db`` may be a ``Database`` or
+    a plain ``Config`` (before any pool exists).
     """
     config = _config(db)
-    migrations = _read(config)
+    migrations = _read(config, extra)
     with _guard(config, "migrate") as backend, backend.lock(timeout=lock_timeout):
         pending = backend.to_apply(migrations)
         ids = [str(m.id) for m in pending]
@@ -112,14 +129,19 @@ def migrate(db: Database | Config, *, lock_timeout: float = LOCK_TIMEOUT) -> lis
 
 
 def rollback(
-    db: Database | Config, steps: int | None = 1, *, lock_timeout: float = LOCK_TIMEOUT
+    db: Database | Config,
+    steps: int | None = 1,
+    *,
+    extra: Folders = (),
+    lock_timeout: float = LOCK_TIMEOUT,
 ) -> list[str]:
     """Roll back the last ``steps`` applied migrations (``None``: all); return their ids, newest
-    first. Rolling back drops tables and the data in them."""
+    first. Rolling back drops tables and the data in them. Pass the same ``extra`` folders as
+    to :func:`migrate`, so the application's migrations go first."""
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
         raise ValidationError("steps", f"must be a non-negative integer or None; got {steps!r}")
     config = _config(db)
-    migrations = _read(config)
+    migrations = _read(config, extra)
     with _guard(config, "rollback") as backend, backend.lock(timeout=lock_timeout):
         applied = backend.to_rollback(migrations)  # newest first
         chosen = applied if steps is None else applied[:steps]
@@ -130,11 +152,12 @@ def rollback(
     return ids
 
 
-def migration_status(db: Database | Config) -> list[MigrationState]:
-    """Every migration of the dialect's folder in order, applied or not; then any migration the
-    database records that this package does not ship (a database ahead of the code)."""
+def migration_status(db: Database | Config, *, extra: Folders = ()) -> list[MigrationState]:
+    """Every migration of the dialect's folder, then of the ``extra`` folders, in order, applied
+    or not; then any migration the database records that none of them holds (a database ahead
+    of the code, or an application migration whose folder was not passed)."""
     config = _config(db)
-    migrations = _read(config)
+    migrations = _read(config, extra)
     # SQLite: read the time as text. yoyo wrote it with whichever datetime adapter was live,
     # and sqlite3's default "timestamp" converter cannot parse yoyo's (ISO "T") form.
     when = "CAST({quoted.applied_at_utc} AS TEXT)" if config.dialect == "sqlite" else (
@@ -196,19 +219,42 @@ def _mysql_args(config: Config) -> dict[str, str]:
     return args
 
 
-def _read(config: Config) -> Any:
-    """The dialect's migrations, loaded now so a bad file fails here rather than being skipped
-    (``apply_migrations`` silently passes over a migration that fails to load)."""
-    source = migrations_dir(config.dialect)
-    if not source.is_dir():
-        raise MigrationError(f"no migrations for {config.dialect}: {source} is not a directory")
+def migration_sources(dialect: str, extra: Folders = ()) -> list[Path]:
+    """The folders one yoyo run reads for ``dialect``: the bundled one, then each extra folder's
+    ``<dialect>/`` subfolder, or the folder itself when it has no per-dialect subfolders (a
+    folder with subfolders for other dialects only adds nothing)."""
+    if isinstance(extra, str | os.PathLike):
+        extra = [extra]  # one folder given bare: not a string to iterate letter by letter
+    bundled = migrations_dir(dialect)
+    if not bundled.is_dir():
+        raise MigrationError(f"no migrations for {dialect}: {bundled} is not a directory")
+    sources = [bundled]
+    for folder in extra:
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise MigrationError(f"migration folder {folder} is not a directory")
+        if (path / dialect).is_dir():
+            sources.append(path / dialect)
+        elif not any((path / d).is_dir() for d in DIALECTS):
+            sources.append(path)
+    return sources
+
+
+def _read(config: Config, extra: Folders = ()) -> Any:
+    """The migrations of one yoyo run, loaded now so a bad file fails here rather than being
+    skipped (``apply_migrations`` silently passes over a migration that fails to load)."""
+    sources = migration_sources(config.dialect, extra)
+    where = ", ".join(map(str, sources))
     try:
         with _READ_LOCK:
-            migrations = yoyo.read_migrations(glob.escape(str(source)))
+            migrations = yoyo.read_migrations(*(glob.escape(str(s)) for s in sources))
             for m in migrations:
                 m.load()
+    except yoyo.exceptions.MigrationConflict as exc:
+        raise MigrationError(f"migration id {exc} appears twice in {where}; rename the "
+                             "application's file (ids are file names without .sql)") from exc
     except Exception as exc:
-        raise MigrationError(f"cannot read migrations in {source}: {exc}") from exc
+        raise MigrationError(f"cannot read migrations in {where}: {exc}") from exc
     return migrations
 
 

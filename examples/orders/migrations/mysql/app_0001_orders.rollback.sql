@@ -1,0 +1,3 @@
+-- The inverse of app_0001_orders.sql.
+
+DROP TABLE IF EXISTS orders;

@@ -11,18 +11,20 @@ traceback while debugging). The database comes from ``--database URL``, else ``D
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from time import perf_counter
 from typing import IO, Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
-from .config import Config, parse_config
-from .errors import AgentDBError
+from .config import Config, parse_config, parse_url
+from .errors import AgentDBError, ConfigError
 from .pool import Database
 
 __all__ = ["main"]
@@ -638,20 +640,20 @@ def _version() -> str:
 
 
 def _secrets(args: argparse.Namespace) -> list[str]:
-    """Every form the password may take, so no message can show it."""
+    """Every form the password may take, and its pieces between reserved characters, so no
+    message can show it or a part of it (config errors never quote a URL; this is the net)."""
     found: list[str] = []
     for url in (_url(args), os.environ.get("DATABASE_URL")):
-        if not url:
+        if not url or "://" not in url:
             continue
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            password = None
-        if password is None and "://" in url and "@" in url:  # too malformed for urlsplit
-            auth = url.split("://", 1)[1].rsplit("@", 1)[0]
-            password = auth.partition(":")[2] or None
-        if password:
+        candidates: list[str] = []
+        with contextlib.suppress(ConfigError):
+            candidates.append(parse_url(url).get("password") or "")
+        auth = url.split("://", 1)[1].rsplit("@", 1)[0] if "@" in url else ""
+        candidates.append(auth.partition(":")[2])  # everything up to the last '@'
+        for password in filter(None, candidates):
             found += [password, unquote(password), quote(unquote(password), safe="")]
+            found += [p for p in re.split(r"[/?#@:&=]", password) if len(p) >= 4]
     if os.environ.get("DB_PASSWORD"):
         found.append(os.environ["DB_PASSWORD"])
     return sorted({s for s in found if s}, key=len, reverse=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote
 
 from .errors import ConfigError
 
@@ -187,37 +188,117 @@ def _check_driver_args(dialect: Dialect, args: Mapping[str, Any]) -> None:
         raise ConfigError(f"unknown option(s) for {dialect}: {', '.join(unknown)}")
 
 
+_ENCODE_HINT = "percent-encode / ? # @ in the user name or password (%2F %3F %23 %40)"
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+# What may follow the credentials: host (or [IPv6]), port, /database, ?query. No '@' in the
+# host, port or database; the query may hold one. No #fragment: a database URL has none.
+_AFTER_AT = re.compile(
+    r"(?:\[(?P<ipv6>[^\]/?#@]*)\]|(?P<host>[^/?#@:\[\]]*))"
+    r"(?::(?P<port>[^/?#@]*))?(?P<path>/[^?#@]*)?(?:\?(?P<query>[^#]*))?\Z"
+)
+
+
+def _credentials(rest: str) -> tuple[str | None, re.Match[str]]:
+    """Split what follows ``scheme://`` into the credentials and a match of the rest, or refuse.
+
+    The credentials end at an '@' that a host, port, database and query can follow, with no
+    '/', '?' or '#' in the user name. A password may hold those, or '@', unencoded as long as
+    only one reading of the URL is left; when two are (``u:a@b?c@h/db``), the URL is refused.
+    No message ever quotes the URL: any part of it may be part of the password."""
+    readings: dict[int, tuple[str | None, re.Match[str]]] = {}
+    bad_port = False
+    for at in [-1, *(i for i, c in enumerate(rest) if c == "@")]:
+        match = _AFTER_AT.match(rest, at + 1)
+        if match is None or (at >= 0 and any(c in rest[:at].partition(":")[0] for c in "/?#")):
+            continue
+        if not _valid_port(match):
+            bad_port = True
+            continue
+        readings[at] = (rest[:at] if at >= 0 else None, match)
+    if len(readings) == 1:
+        return next(iter(readings.values()))
+    if len(readings) > 1:
+        raise ConfigError(f"ambiguous database URL: more than one '@' could end the password; "
+                          f"{_ENCODE_HINT}")
+    if bad_port:
+        raise ConfigError("malformed database URL: the port must be a number from 1 to 65535 "
+                          f"(if there is a password: {_ENCODE_HINT})")
+    raise ConfigError(f"malformed database URL (if there is a password: {_ENCODE_HINT})")
+
+
+def _valid_port(match: re.Match[str]) -> bool:
+    port = match["port"]
+    return not port or (port.isdigit() and 0 < int(port) < 65536)
+
+
 def parse_url(url: str) -> dict[str, Any]:
-    """Split a database URL into Config keywords (options not yet validated)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise ConfigError(f"malformed database URL: {exc}") from None
-    scheme = parts.scheme.split("+", 1)[0].lower()  # +asyncpg, +pymysql, ...: we pick drivers
+    """Split a database URL into Config keywords (options not yet validated).
+
+    A string without ``://`` is a SQLite file path (``"workflow.db"``)."""
+    if not isinstance(url, str) or not url:
+        raise ConfigError("the database URL must be a non-empty string")
+    if "://" not in url:
+        scheme = _SCHEME_RE.match(url)
+        if scheme and scheme.group()[:-1].split("+", 1)[0].lower() in _SCHEMES:
+            raise ConfigError("malformed database URL: write scheme://..., e.g. "
+                              "sqlite:///file.db or postgresql://host/db")
+        return {"dialect": "sqlite", "path": url}
+    scheme_text, rest = url.split("://", 1)
+    scheme = scheme_text.split("+", 1)[0].lower()  # +asyncpg, +pymysql, ...: we pick drivers
     if scheme not in _SCHEMES:
+        shown = scheme_text if _SCHEME_RE.fullmatch(scheme_text + ":") else "?"
         raise ConfigError(
-            f"unsupported URL scheme {parts.scheme!r}; use one of "
+            f"unsupported URL scheme {shown!r}; use one of "
             "sqlite, postgresql, postgres, mysql, mariadb"
         )
     dialect = _SCHEMES[scheme]
     out: dict[str, Any] = {"dialect": dialect}
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
     if dialect == "sqlite":
-        path = unquote(url.split("://", 1)[1].split("?", 1)[0])
+        path, _, query_text = rest.partition("?")
+        path = unquote(path)
         if not path.startswith("/") or len(path) < 2:
             raise ConfigError("a SQLite URL needs a file: sqlite:///relative.db or sqlite:////abs.db")
         out["path"] = path[1:]
     else:
+        userinfo, match = _credentials(rest)
+        username = password = None
+        if userinfo is not None:
+            user_text, colon, password_text = userinfo.partition(":")
+            username = unquote(user_text) or None
+            password = unquote(password_text) if colon else None
+        host = match["ipv6"] if match["ipv6"] is not None else match["host"]
         out.update(
-            host=unquote(parts.hostname) if parts.hostname else None,
-            port=port,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password is not None else None,
-            database=unquote(parts.path.lstrip("/")) or None,
+            host=unquote(host) or None,
+            port=int(match["port"]) if match["port"] else None,
+            username=username,
+            password=password,
+            database=unquote((match["path"] or "").lstrip("/")) or None,
         )
+        query_text = match["query"] or ""
+    query = dict(parse_qsl(query_text, keep_blank_values=True))
+    if "ssl" in query:  # SQLAlchemy's asyncpg / aiomysql spelling
+        out.update(_ssl_option(dialect, query.pop("ssl")))
     out.update(query)
     return out
+
+
+_SSL_TRUE = {"true", "1", "yes", "on", "require"}
+_SSL_FALSE = {"false", "0", "no", "off", "disable"}
+
+
+def _ssl_option(dialect: Dialect, value: str) -> dict[str, str]:
+    """``?ssl=`` as asyncpg and aiomysql spell it, as our own options: libpq's ``sslmode`` on
+    PostgreSQL (``ssl=true`` is ``require``), ``tls`` on MySQL."""
+    text = value.strip().lower()
+    mode = "require" if text in _SSL_TRUE else "disable" if text in _SSL_FALSE else text
+    if dialect == "postgresql" and mode in (
+        "disable", "allow", "prefer", "require", "verify-ca", "verify-full"
+    ):
+        return {"sslmode": mode}
+    if dialect == "mysql" and mode in ("disable", "prefer", "require"):
+        return {"tls": mode}
+    raise ConfigError(f"option ssl={value!r} is not understood for {dialect}; use sslmode= "
+                      "(PostgreSQL) or tls=disable|prefer|require")
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
@@ -239,7 +320,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     for key, name in _ENV_OPTIONS.items():
         if env.get(key):
             out[name] = env[key]
-    if out["dialect"] in ("sqlite",) and "path" not in out:
+    if out["dialect"] == "sqlite" and "path" not in out and "database" not in out:
         out["path"] = parse_url(DEFAULT_URL)["path"]
     return out
 
@@ -278,7 +359,8 @@ def parse_config(
             driver_args[key] = _driver_value(value) if isinstance(value, str) else value
     _check_driver_args(resolved, driver_args)
     if resolved == "sqlite":
-        path = values.get("path")
+        # DB_NAME=x.db / database="x.db" name the file when no path is given
+        path = values["path"] = values.get("path") or values.get("database")
         if not path:
             raise ConfigError("sqlite needs path= (a database file)")
         if path == ":memory:" or str(path).startswith("file::memory:"):

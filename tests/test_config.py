@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
+from conftest import Databases
 
 import agentdb
 from agentdb import ConfigError
@@ -140,3 +142,95 @@ def test_tls_is_off_on_loopback_unless_asked_for() -> None:
 
 def test_pool_recycle_below_zero_disables_it() -> None:
     assert parse_config("postgresql://h/db?pool_recycle=-1").pool_recycle is None
+
+
+# -- passwords with reserved characters, other spellings ---------------------------------------
+
+PASSWORDS = ["Kx7/secret", "a?b=c", "pa#ss", "p@ss/w?rd#x", "123/4567", "ab:cd/ef"]
+
+
+@pytest.mark.parametrize("password", PASSWORDS)
+@pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
+def test_unencoded_reserved_characters_in_the_password_are_parsed(
+        scheme: str, password: str) -> None:
+    c = parse_config(f"{scheme}://u:{password}@db.example:6543/app?pool_size=3")
+    assert (c.username, c.password, c.host, c.port, c.database) == (
+        "u", password, "db.example", 6543, "app"
+    )
+    assert c.pool_size == 3
+    for text in (repr(c), str(c), c.target, c.url()):
+        for piece in [password, *password.replace("?", "/").replace("#", "/").split("/")]:
+            assert len(piece) < 3 or piece not in text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:Kx7/secret",             # no host at all: the port reading fails
+        "postgresql://u:a@b?c@h/db",              # two readings: host b, or host h
+        "postgresql://u:Kx7-a@bcd?x@h/db",
+        "mysql://u:Kx7secret:99999/db",
+        "postgresql://u:Kx7/sec ret@h/db#frag",
+    ],
+)
+def test_ambiguous_or_malformed_urls_are_refused_without_quoting_them(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(url)
+    message = str(info.value)
+    for piece in ("Kx7", "secret", "sec", "bcd", "99999"):
+        assert piece not in message
+    assert "percent-encode" in message
+
+
+def test_cli_never_shows_a_piece_of_a_bad_password(capsys: pytest.CaptureFixture[str]) -> None:
+    from agentdb.cli import main
+
+    for url in ("postgresql://u:Kx7/secret@127.0.0.1:1/db?connect_timeout=1&pool_timeout=1",
+                "postgresql://u:Kx7/secret", "mysql://u:Kx7#secret@127.0.0.1:1/db?nope=1"):
+        assert main(["check", "--database", url]) == 1
+        out, err = capsys.readouterr()
+        assert "Kx7" not in out + err and "secret" not in out + err
+
+
+def test_sqlalchemy_spellings() -> None:
+    pg = parse_config("postgresql+asyncpg://u:p@h/db?ssl=require")
+    assert dict(pg.driver_args) == {"sslmode": "require"}
+    assert dict(parse_config("postgresql+asyncpg://h/db?ssl=true").driver_args) == {
+        "sslmode": "require"}
+    my = parse_config("mysql+aiomysql://u:p@h/db?charset=utf8mb4&ssl=false")
+    assert dict(my.driver_args) == {"charset": "utf8mb4"} and my.tls_enabled == "disable"
+    with pytest.raises(ConfigError, match="ssl"):
+        parse_config("mysql+aiomysql://h/db?ssl=sometimes")
+
+
+def test_aiomysql_url_with_charset_connects(make_db: Databases) -> None:
+    url = make_db.url("mysql").replace("mysql://", "mysql+aiomysql://", 1)
+    db = agentdb.connect(url + ("&" if "?" in url else "?") + "charset=utf8mb4")
+    try:
+        assert db.health()["status"] == "healthy"
+    finally:
+        db.close()
+
+
+def test_a_bare_path_and_db_name_are_sqlite_files(tmp_path: Path) -> None:
+    assert parse_config("workflow.db").path == "workflow.db"
+    assert parse_config("/tmp/dir/x.db").path == "/tmp/dir/x.db"
+    assert parse_config(env={"DB_DIALECT": "sqlite", "DB_NAME": "x.db"}).path == "x.db"
+    assert parse_config(env={"DB_NAME": "x.db", "DB_PATH": "y.db"}).path == "y.db"
+    assert parse_config(env={"DATABASE_URL": "w.db"}).path == "w.db"
+    with pytest.raises(ConfigError, match="scheme"):
+        parse_config("postgresql:/h/db")
+    path = f"{tmp_path}/workflow.db"
+    db = agentdb.connect(path)
+    try:
+        assert db.dialect == "sqlite" and db.health()["status"] == "healthy"
+    finally:
+        db.close()
+
+
+def test_fastapi_extra_brings_uvicorn() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extra = project["project"]["optional-dependencies"]["fastapi"]
+    assert any(req.startswith("uvicorn") for req in extra)

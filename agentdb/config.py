@@ -238,8 +238,8 @@ def parse_url(url: str) -> dict[str, Any]:
     if not isinstance(url, str) or not url:
         raise ConfigError("the database URL must be a non-empty string")
     if "://" not in url:
-        scheme = _SCHEME_RE.match(url)
-        if scheme and scheme.group()[:-1].split("+", 1)[0].lower() in _SCHEMES:
+        prefix = _SCHEME_RE.match(url)
+        if prefix and prefix.group()[:-1].split("+", 1)[0].lower() in _SCHEMES:
             raise ConfigError("malformed database URL: write scheme://..., e.g. "
                               "sqlite:///file.db or postgresql://host/db")
         return {"dialect": "sqlite", "path": url}

@@ -13,6 +13,7 @@ per-dialect subfolders (``app/migrations/postgresql/`` ...) or holds one dialect
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import math
 import os
@@ -24,6 +25,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -119,7 +121,7 @@ def migrate(
     """
     config = _config(db)
     migrations = _read(config, extra)
-    with _guard(config, "migrate") as backend, backend.lock(timeout=lock_timeout):
+    with _guard(config, "migrate") as backend, _locked(config, backend, lock_timeout):
         pending = backend.to_apply(migrations)
         ids = [str(m.id) for m in pending]
         if ids:
@@ -142,7 +144,7 @@ def rollback(
         raise ValidationError("steps", f"must be a non-negative integer or None; got {steps!r}")
     config = _config(db)
     migrations = _read(config, extra)
-    with _guard(config, "rollback") as backend, backend.lock(timeout=lock_timeout):
+    with _guard(config, "rollback") as backend, _locked(config, backend, lock_timeout):
         applied = backend.to_rollback(migrations)  # newest first
         chosen = applied if steps is None else applied[:steps]
         ids = [str(m.id) for m in chosen]
@@ -177,6 +179,122 @@ def migration_status(db: Database | Config, *, extra: Folders = ()) -> list[Migr
         states.append(MigrationState(str(m.id), found is not None, found[1] if found else None))
     states.extend(MigrationState(mid, True, at) for mid, at in recorded.values())
     return states
+
+
+# -- the lock that dies with its process -------------------------------------------------------
+
+#: PostgreSQL advisory lock key of migrations (advisory locks are per database).
+PG_LOCK_KEY = int.from_bytes(b"agentdbM", "big")
+_POLL = 0.1  # seconds between tries of the session lock
+
+
+@contextmanager
+def _locked(config: Config, backend: Any, timeout: float) -> Iterator[None]:
+    """The session lock, then yoyo's lock row (broken first if its holder is dead), waiting
+    at most ``timeout`` seconds in all."""
+    deadline = monotonic() + timeout
+    with _session_lock(config, backend, deadline):
+        _break_stale_lock(config, backend)
+        remaining = max(deadline - monotonic(), _POLL)  # yoyo waits for ever on 0
+        with backend.lock(timeout=remaining):  # LockTimeout becomes MigrationError in _guard
+            yield
+
+
+@contextmanager
+def _session_lock(config: Config, backend: Any, deadline: float) -> Iterator[None]:
+    """A lock the server (or, for SQLite, the kernel) drops when this process dies."""
+    if config.dialect == "sqlite":
+        with _directory_lock(config, deadline):
+            yield
+        return
+    if config.dialect == "postgresql":
+        take = f"SELECT pg_try_advisory_lock({PG_LOCK_KEY})"
+        release = f"SELECT pg_advisory_unlock({PG_LOCK_KEY})"
+    else:  # GET_LOCK names are server-wide (at most 64 characters): one per database
+        name = "agentdb_migrate_" + hashlib.sha1(str(config.database).encode()).hexdigest()
+        take, release = f"SELECT GET_LOCK('{name}', 0)", f"SELECT RELEASE_LOCK('{name}')"
+    while not _scalar(backend, take):
+        if monotonic() >= deadline:
+            raise MigrationError(f"{config.target} is being migrated by another process "
+                                 "(it holds the migration lock); gave up waiting")
+        sleep(_POLL)
+    try:
+        yield
+    finally:
+        try:
+            _scalar(backend, release)
+        except Exception:  # the connection is closed next anyway, which releases it too
+            log.debug("releasing the migration session lock failed", exc_info=True)
+
+
+@contextmanager
+def _directory_lock(config: Config, deadline: float) -> Iterator[None]:
+    """SQLite: ``flock`` on the database file's directory (never on the file itself: closing
+    any descriptor of it would drop the POSIX locks SQLite holds in this process)."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): yoyo's lock row alone
+        yield
+        return
+    directory = os.path.dirname(os.path.abspath(str(config.path)))
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if monotonic() >= deadline:
+                    raise MigrationError(
+                        f"{config.target} is being migrated by another process (it holds "
+                        f"the migration lock on {directory}); gave up waiting"
+                    ) from None
+                sleep(_POLL)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _scalar(backend: Any, sql: str) -> Any:
+    with backend.transaction():
+        row = backend.execute(sql).fetchone()
+    return row[0] if row else None
+
+
+def _break_stale_lock(config: Config, backend: Any) -> None:
+    """Delete yoyo's lock row if its holder is dead. We hold the session lock, so no migrator
+    of ours holds the row; only a live ``yoyo`` command on this host still may."""
+    with backend.transaction():
+        row = backend.execute(
+            backend.format_sql("SELECT pid, ctime FROM {0.lock_table_quoted}")
+        ).fetchone()
+    if row is None:
+        return
+    pid = int(row[0])
+    if _alive(pid):
+        log.info("the migration lock of %s is held by live process %d; waiting for it",
+                 config.target, pid)
+        return
+    log.warning("breaking the migration lock of %s left by process %d (dead) at %s",
+                config.target, pid, row[1])
+    backend.break_lock()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process on this host."""
+    if pid <= 0 or pid == os.getpid():
+        return False  # ours: a lock row of this process outside a migration is left over
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 # -- helpers -----------------------------------------------------------------------------------

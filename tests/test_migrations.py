@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import re
+import signal
 import sqlite3
 import sqlite3.dbapi2
 import subprocess
@@ -512,19 +513,76 @@ def test_errors_are_migration_errors_without_the_password(dialect: str) -> None:
     assert info.value.__cause__ is not None  # the driver's error, chained
 
 
-def test_a_held_lock_times_out_as_a_migration_error(config: Config) -> None:
+def test_a_lock_held_by_a_live_process_times_out_as_a_migration_error(config: Config) -> None:
     migrate(config)  # creates yoyo's tables, lock table included
+    holder = subprocess.Popen(["sleep", "60"])  # a live process, as a `yoyo apply` would be
     conn = connect(config)
     try:
-        run(conn, "INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, ?, 4242)",
-            (datetime(2024, 1, 1),))  # fmt: skip
-        with pytest.raises(MigrationError, match="4242 has locked"):
+        run(conn, "INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, ?, ?)",
+            (datetime(2024, 1, 1), holder.pid))  # fmt: skip
+        with pytest.raises(MigrationError, match=f"{holder.pid} has locked"):
             rollback(config, steps=None, lock_timeout=1)
         assert tables(config) == TABLES
         run(conn, "DELETE FROM yoyo_lock")
     finally:
         conn.close()
+        holder.kill()
+        holder.wait()
     assert len(rollback(config, steps=None)) == len(MIGRATION_IDS)
+
+
+def test_a_lock_row_of_a_dead_process_is_broken(config: Config) -> None:
+    migrate(config)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    conn = connect(config)
+    try:
+        run(conn, "INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, ?, ?)",
+            (datetime(2024, 1, 1), dead.pid))  # fmt: skip
+    finally:
+        conn.close()
+    started = time.monotonic()
+    assert len(rollback(config, steps=None, lock_timeout=30)) == len(MIGRATION_IDS)
+    assert time.monotonic() - started < 10
+
+
+_CRASHING_MIGRATOR = """
+import sys, time
+import yoyo.backends.base
+import agentdb
+
+def hang(self, migrations, *args, **kwargs):
+    print("locked", flush=True)
+    time.sleep(120)
+
+yoyo.backends.base.DatabaseBackend.apply_migrations = hang
+agentdb.migrate(agentdb.config.parse_config(sys.argv[1]))
+"""
+
+
+def test_a_migrator_killed_holding_the_lock_does_not_block_the_next(config: Config) -> None:
+    """SIGKILL a real migrator inside yoyo's lock: its row stays, but its session lock dies
+    with it, so the next migrate() breaks the row and goes on at once."""
+    child = subprocess.Popen([sys.executable, "-c", _CRASHING_MIGRATOR, _url(config)],
+                             stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "locked\n"
+        with pytest.raises(MigrationError, match="migrated by another process"):
+            migrate(config, lock_timeout=0.5)  # alive: it is waited for, not broken
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        child.kill()
+        child.wait()
+    conn = connect(config)
+    try:
+        assert run(conn, "SELECT pid FROM yoyo_lock") == [(child.pid,)]  # left behind
+    finally:
+        conn.close()
+    started = time.monotonic()
+    assert migrate(config, lock_timeout=60) == MIGRATION_IDS
+    assert time.monotonic() - started < 10
+    assert tables(config) == TABLES
 
 
 # -- two processes at once ----------------------------------------------------------------------

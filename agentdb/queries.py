@@ -69,7 +69,7 @@ def sql_dir() -> Path:
 
 # -- scanning: where placeholders are, and where they are not -------------------------------------
 
-CODE, QUOTED, COMMENT, PARAM = range(4)
+CODE, QUOTED, COMMENT, PARAM, CHOICE = range(5)  # CHOICE: a ``{name}`` in a template
 Token = tuple[int, str]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -216,7 +216,9 @@ _TAG_UNSAFE = re.compile(r"[^\w.-]")
 
 
 def _blank(token: Token) -> bool:
-    return token[0] == COMMENT or (token[0] == CODE and not token[1].strip())
+    if token[0] == COMMENT:
+        return not (_END.match(token[1]) or _IF.match(token[1]))  # markers are not blank
+    return token[0] == CODE and not token[1].strip()
 
 
 def _trim(tokens: list[Token]) -> list[Token]:
@@ -236,6 +238,65 @@ def _trim(tokens: list[Token]) -> list[Token]:
     if tokens and tokens[-1][0] == CODE:
         tokens[-1] = (CODE, tokens[-1][1].rstrip())
     return [t for t in tokens if t[1]]
+
+
+_IF = re.compile(r"/\*\s*if\s+([A-Za-z_]\w*)\s*\*/\Z")
+_END = re.compile(r"/\*\s*end\s*\*/\Z")
+_CHOICE_REF = re.compile(r"\{([A-Za-z_]\w*)\}")
+_BLANK_LINES = re.compile(r"\n[ \t]*(?=\n)")
+Template = list[tuple[int, str, str]]  # (kind, text, guard: the condition's parameter or "")
+
+
+def _template(tokens: list[Token], choices: Mapping[str, tuple[str, ...]],
+              where: str) -> Template | None:
+    """The tokens with each ``/*if name*/ ... /*end*/`` condition's tokens guarded by ``name``
+    and each ``{choice}`` split out; None for a plain query (no markers, no choices)."""
+    if not choices and not any(k == COMMENT and _IF.match(t) for k, t in tokens):
+        return None
+    template: Template = []
+    guard = ""
+    used: set[str] = set()
+    inside: set[str] = set()
+    for kind, text in tokens:
+        if kind == COMMENT and (opened := _IF.match(text)):
+            if guard:
+                raise QueryError(f"{where}: /*if {opened.group(1)}*/ inside /*if {guard}*/; "
+                                 "optional conditions do not nest")
+            guard, inside = opened.group(1), set()
+            if guard in choices:
+                raise QueryError(f"{where}: {guard!r} is a choice, not a parameter")
+            continue
+        if kind == COMMENT and _END.match(text):
+            if not guard:
+                raise QueryError(f"{where}: /*end*/ without /*if name*/")
+            if guard not in inside:
+                raise QueryError(f"{where}: the condition /*if {guard}*/ does not use :{guard}")
+            guard = ""
+            continue
+        if kind == PARAM:
+            if text in choices:
+                raise QueryError(f"{where}: {text!r} is a choice ({{{text}}}), not :{text}")
+            inside.add(text)
+        if kind != CODE:
+            template.append((kind, text, guard))
+            continue
+        at = 0
+        for ref in _CHOICE_REF.finditer(text):
+            name = ref.group(1)
+            if name not in choices:
+                raise QueryError(f"{where}: {{{name}}} is not a declared choice; declare it "
+                                 f"under the name line: '-- {name}: one of a, b'")
+            template += [(CODE, text[at:ref.start()], guard), (CHOICE, name, guard)]
+            used.add(name)
+            at = ref.end()
+        template.append((CODE, text[at:], guard))
+    if guard:
+        raise QueryError(f"{where}: /*if {guard}*/ has no /*end*/")
+    unused = sorted(set(choices) - used)
+    if unused:
+        raise QueryError(f"{where}: choice {unused[0]!r} is declared but never used as "
+                         f"{{{unused[0]}}}")
+    return [t for t in template if t[1]]
 
 
 def _fetch_one(cur: Any, stmt: Statement) -> Any:
@@ -276,9 +337,15 @@ class Statement:
     """One query as one dialect's driver receives it; everything a call needs, precomputed."""
 
     __slots__ = (
-        "adapt", "aggregate", "count", "dialect", "expanding", "fetch", "file", "kind", "known",
-        "line", "mark", "name", "names", "negated", "params", "parts", "sql", "writes",
+        "adapt", "aggregate", "choices", "count", "dialect", "dropped", "expanding", "fetch",
+        "file", "kind", "known", "line", "mark", "name", "names", "negated", "optional",
+        "params", "parts", "sql", "template", "variants", "writes",
     )
+
+    template: Template | None  # for a query with optional conditions or choices
+    optional: tuple[str, ...]  # the parameters whose None leaves their condition out
+    variants: dict[tuple[Any, ...], Statement] | None  # compiled variants, by pick()'s key
+    choices: Mapping[str, tuple[str, ...]]
 
     def __init__(self, block: _Block, dialect: str, aggregate: str) -> None:
         self.name, self.kind, self.file, self.line = block.name, block.kind, block.file, block.line
@@ -294,7 +361,24 @@ class Statement:
                              f"(as {dialect} reads it)") from None
         if not any(k != COMMENT and t.strip() for k, t in tokens):
             raise QueryError(f"{self.where}: query {self.name!r} has no SQL")
+        template = _template(tokens, block.choices, self.where)
+        self.choices = block.choices
+        if template is None:
+            self.template, self.optional, self.variants = None, (), None
+            self._compile(tokens)
+            return
+        self.template = template
+        self.optional = tuple(dict.fromkeys(g for _, _, g in template if g))
+        self.variants = {}
+        # What the query shows and accepts: every condition kept, each choice at its default.
+        self._compile(self._tokens(frozenset(self.optional), {}))
+        self.params = tuple(dict.fromkeys(
+            [n for k, n, _ in template if k == PARAM] + list(self.choices)))
+        self.names = self.known = frozenset(self.params)
+        self.count = len(self.names)
 
+    def _compile(self, tokens: list[Token]) -> None:
+        """Everything a call needs from the final token list (one variant's, when dynamic)."""
         # The skeleton is the code alone (literals -> 0, comments -> space), for syntax checks.
         skeleton: list[str] = []
         spans: list[tuple[str, int, int]] = []
@@ -337,8 +421,9 @@ class Statement:
         self.names = frozenset(self.params)
         self.count = len(self.names)
         self.known = self.names  # widened by Queries to every dialect's names for this query
+        self.dropped: frozenset[str] = frozenset()  # optional parameters this variant left out
 
-        tag = f"/* agentdb:{_TAG_UNSAFE.sub('_', aggregate)}.{self.name} */"
+        tag = f"/* agentdb:{_TAG_UNSAFE.sub('_', self.aggregate)}.{self.name} */"
         if keyword in ("INSERT", "REPLACE") and tokens[0][0] == CODE:
             # PyMySQL only rewrites executemany into one multi-row INSERT when the statement
             # starts with INSERT/REPLACE, so the tag goes right after the keyword.
@@ -346,7 +431,7 @@ class Statement:
             tokens[0:1] = [(CODE, head[:cut] + " "), (COMMENT, tag), (CODE, head[cut:])]
         else:
             tokens[0:0] = [(COMMENT, tag), (CODE, " ")]
-        parts = _render(tokens, dialect, self.expanding)
+        parts = _render(tokens, self.dialect, self.expanding)
         self.parts: tuple[str, ...] | None = tuple(parts) if len(parts) > 1 else None
         shown = [p if i % 2 == 0 else self.mark.format(p) for i, p in enumerate(parts)]
         self.sql = "".join(shown)  # with IN lists unexpanded when there are any
@@ -354,6 +439,60 @@ class Statement:
     @property
     def where(self) -> str:
         return f"{self.file}:{self.line} ({self.aggregate}.{self.name})"
+
+    def _tokens(self, kept: frozenset[str], chosen: Mapping[str, str]) -> list[Token]:
+        """The template with the conditions not ``kept`` left out and each choice filled in
+        from the whitelist (its declared text, never the caller's); blank lines dropped."""
+        assert self.template is not None
+        out: list[Token] = []
+        for kind, text, guard in self.template:
+            if guard and guard not in kept:
+                continue
+            if kind == CHOICE:
+                kind, text = CODE, chosen.get(text) or self.choices[text][0]
+            if kind == CODE and out and out[-1][0] == CODE:
+                out[-1] = (CODE, out[-1][1] + text)
+            else:
+                out.append((kind, text))
+        return [(k, _BLANK_LINES.sub("", t) if k == CODE else t) for k, t in out]
+
+    def pick(self, params: dict[str, Any]) -> Statement:
+        """The compiled variant for these parameters (cached): conditions whose parameter is
+        None (or absent) are left out, choices are looked up in their whitelist. Removes the
+        choices and the left-out parameters from ``params``."""
+        variants = self.variants
+        assert variants is not None
+        key: list[Any] = [params.get(name) is not None for name in self.optional]
+        for name, options in self.choices.items():
+            value = params.pop(name, None)
+            if value is not None and value not in options:
+                raise ValidationError(name, f"must be one of {', '.join(options)}, "
+                                            f"got {value!r}")
+            key.append(value)
+        frozen = tuple(key)
+        variant = variants.get(frozen)
+        if variant is None:
+            variant = self._variant(frozen)
+        for name in variant.dropped:
+            if params.get(name, 0) is None:
+                del params[name]
+        return variant
+
+    def _variant(self, key: tuple[Any, ...]) -> Statement:
+        assert self.variants is not None
+        kept = frozenset(n for n, on in zip(self.optional, key, strict=False) if on)
+        chosen = {c: v for c, v in zip(self.choices, key[len(self.optional):], strict=True)
+                  if v is not None}
+        variant = Statement.__new__(Statement)
+        for slot in ("aggregate", "adapt", "choices", "dialect", "fetch", "file", "kind",
+                     "line", "mark", "name"):
+            setattr(variant, slot, getattr(self, slot))
+        variant.template, variant.optional, variant.variants = None, (), None
+        variant._compile(self._tokens(kept, chosen))
+        variant.known = self.known
+        variant.dropped = frozenset(self.optional) - variant.names
+        self.variants[key] = variant
+        return variant
 
     def bind(self, params: dict[str, Any]) -> str:
         """Check and adapt ``params`` in place (adding IN-list items); return the SQL to run."""
@@ -426,6 +565,22 @@ class _Block:
     body_line: int  # where the SQL text starts
     doc: str
     sql: str
+    choices: dict[str, tuple[str, ...]]
+
+
+_CHOICE_LINE = re.compile(r"([A-Za-z_]\w*)\s*:\s*one of\s+(.*?)\s*$")
+_OPTION = re.compile(r"[A-Za-z_][\w.]*\Z")
+
+
+def _choice(file: str, number: int, name: str, spec: str) -> tuple[str, ...]:
+    """The options of a ``-- name: one of a, b, c`` line: identifiers or keywords only, so a
+    choice can only ever put one of them into the SQL."""
+    options = tuple(o.strip() for o in spec.split(","))
+    bad = [o for o in options if not _OPTION.match(o)]
+    if bad or not options:
+        raise QueryError(f"{file}:{number}: choice {name!r}: {bad[0] if bad else spec!r} is not "
+                         "an identifier; options are identifiers or keywords, comma-separated")
+    return tuple(dict.fromkeys(options))
 
 
 def _parse(text: str, file: str) -> dict[str, _Block]:
@@ -434,6 +589,7 @@ def _parse(text: str, file: str) -> dict[str, _Block]:
     header: tuple[str, Kind, int] | None = None
     doc: list[str] = []
     body: list[str] = []
+    choices: dict[str, tuple[str, ...]] = {}
     body_line = 0
     in_doc = False
 
@@ -444,7 +600,8 @@ def _parse(text: str, file: str) -> dict[str, _Block]:
         if name in blocks:
             raise QueryError(f"{file}:{line}: duplicate query name {name!r} "
                              f"(first defined at line {blocks[name].line})")
-        blocks[name] = _Block(name, kind, file, line, body_line, "\n".join(doc), "\n".join(body))
+        blocks[name] = _Block(name, kind, file, line, body_line, "\n".join(doc), "\n".join(body),
+                              choices)
 
     # split("\n"), not splitlines(): that also splits on \r, \x1e, \u2028..., which may sit
     # inside a string literal and must reach the server unchanged.
@@ -465,13 +622,16 @@ def _parse(text: str, file: str) -> dict[str, _Block]:
                 raise QueryError(f"{file}:{number}: query {name!r} has unknown kind :{kind}; "
                                  "use one of " + ", ".join(":" + k for k in KINDS))
             header = (name, cast(Kind, kind), number)
-            doc, body, body_line, in_doc = [], [], number + 1, True
+            doc, body, body_line, in_doc, choices = [], [], number + 1, True, {}
         elif header is None:
             if line and not line.startswith("--"):
                 raise QueryError(f"{file}:{number}: SQL before the first '-- name:' line")
         elif in_doc and line.startswith("--"):
             doc.append(line[2:].strip())
             body_line = number + 1
+            declared = _CHOICE_LINE.match(doc[-1])
+            if declared:
+                choices[declared.group(1)] = _choice(file, number, *declared.groups())
         else:
             in_doc = False
             body.append(raw)
@@ -532,6 +692,8 @@ class Queries:
                 if original is None:
                     raise QueryError(f"{block.file}:{block.line}: override {block.name!r} has "
                                      f"no portable original in {source[0]}")
+                if not block.choices:  # an override shares the original's whitelists
+                    block.choices = original.choices
                 if block.kind != original.kind:
                     raise QueryError(
                         f"{block.file}:{block.line}: override {block.name!r} is :{block.kind} "
@@ -577,9 +739,26 @@ class Queries:
     def __repr__(self) -> str:
         return f"<Queries {self.aggregate}: {', '.join(self._queries)}>"
 
-    def show(self, name: str, dialect: str) -> str:
-        """The final SQL of one query on one dialect (for debugging and docs)."""
-        return self[name].sql(dialect)
+    def show(self, name: str, dialect: str, /, **params: Any) -> str:
+        """The final SQL of one query on one dialect (for debugging and docs). With
+        ``params``, the variant those parameters select: optional conditions whose parameter
+        is None or absent left out, choices filled in, IN lists expanded."""
+        return self._prepare(name, dialect, params, True)[0] if params else self[name].sql(
+            dialect)
+
+    def prepare(self, name: str, dialect: str, /, **params: Any) -> tuple[str, dict[str, Any]]:
+        """The SQL and the driver parameters a call with ``params`` would send (checked and
+        adapted as :meth:`run` does), e.g. to EXPLAIN it."""
+        return self._prepare(name, dialect, params, False)
+
+    def _prepare(self, name: str, dialect: str, params: dict[str, Any],
+                 lenient: bool) -> tuple[str, dict[str, Any]]:
+        stmt = self._statement(dialect, name)
+        if stmt.variants is not None:
+            stmt = stmt.pick(params)
+        if lenient:  # show() may leave parameters out: None stands in for them
+            params.update(dict.fromkeys(stmt.names - params.keys()))
+        return stmt.bind(params), params
 
     def _unknown(self, name: str) -> QueryError:
         close = difflib.get_close_matches(name, self._queries, n=1)
@@ -601,6 +780,8 @@ class Queries:
             stmt = self._by_dialect[db.dialect][name]
         except KeyError:
             stmt = self._statement(db.dialect, name)
+        if stmt.variants is not None:
+            stmt = stmt.pick(params)
         # The common call inline (right names, plain values): this is the hot path.
         sql = stmt.sql
         if stmt.parts or len(params) != stmt.count or not stmt.names.issuperset(params):
@@ -631,8 +812,9 @@ class Queries:
         if stmt.kind not in ("exec", "affected"):
             raise QueryError(f"{stmt.where}: run_many needs an :exec or :affected query, "
                              f"not :{stmt.kind}")
-        if stmt.parts is not None:
-            raise QueryError(f"{stmt.where}: run_many cannot expand IN (...) lists")
+        if stmt.parts is not None or stmt.variants is not None:
+            raise QueryError(f"{stmt.where}: run_many cannot expand IN (...) lists, leave out "
+                             "optional conditions or fill in choices")
         total = 0
         iterator = iter(rows)
         chunk = _chunk(iterator, chunk_size)

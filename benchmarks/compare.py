@@ -119,7 +119,7 @@ class Context:
 
 _PYFORMAT = re.compile(r"%\((\w+)\)s")
 
-STATEMENTS = ("insert_job", "get_job", "list_jobs_by_created_at_desc", "claim_next_job",
+STATEMENTS = ("insert_job", "get_job", "list_jobs", "claim_next_job",
               "lock_next_job", "mark_claimed", "save_result", "finish_job")
 
 
@@ -130,6 +130,8 @@ def build_context(url: str, ids: list[str]) -> Context:
         if name == "finish_job":  # IN (:from_statuses) expanded for one status, as agentdb does
             sql = stmt.bind({"id": "", "status": "", "now": None, "error_message": None,
                              "from_statuses": ["running"]})
+        elif name == "list_jobs":  # the variant list() runs: only the filters given
+            sql = JobStore.queries.show(name, ctx.dialect, **list_params())
         else:
             sql = stmt.sql
         ctx.sql[name] = sql
@@ -255,8 +257,7 @@ class Raw(Way):
         next_id = ctx.id_cycle(thread)
         worker = f"raw-{thread}"
         cursor = conn.cursor
-        insert_sql, get_sql, list_sql = sql["insert_job"], sql["get_job"], sql[
-            "list_jobs_by_created_at_desc"]
+        insert_sql, get_sql, list_sql = sql["insert_job"], sql["get_job"], sql["list_jobs"]
         page = list_params()
 
         def insert(priority: int = 0) -> None:
@@ -439,7 +440,7 @@ def sqlalchemy_ways() -> dict[str, type[Way]]:
             t = ctx.text_sql
             self.insert_sql = sa.text(t["insert_job"])
             self.get_sql = sa.text(t["get_job"])
-            self.list_sql = sa.text(t["list_jobs_by_created_at_desc"])
+            self.list_sql = sa.text(t["list_jobs"])
             self.claim_sql = sa.text(t["claim_next_job"])
             self.lock_sql = sa.text(t["lock_next_job"])
             self.mark_sql = sa.text(t["mark_claimed"])

@@ -113,7 +113,9 @@ class RawSQL:
         q = JobStore.queries
         self.sql = {name: q.show(name, dialect) for name in (
             "insert_job", "get_job", "claim_next_job", "lock_next_job", "mark_claimed",
-            "save_result", "get_result", "finish_job", "list_jobs_by_created_at_desc")}
+            "save_result", "get_result", "finish_job")}
+        # list() with no filter, newest first: the variant JobStore.list() runs for it
+        self.sql["list_jobs"] = q.show("list_jobs", dialect, limit=0, offset=0)
         # finish_job's IN (:from_statuses) expanded for one status, as the loader does for it
         mark = ":{}" if dialect == "sqlite" else "%({})s"
         self.sql["finish_job"] = self.sql["finish_job"].replace(
@@ -306,11 +308,8 @@ def seed_history(jobs: JobStore, rows: int) -> None:
 
 def analyze_and_explain(url: str, config: Config, status: str) -> str:
     """ANALYZE the jobs table, then the plan of list(status=...) as the database shows it."""
-    raw = RawSQL(config.dialect)
-    sql = raw.sql["list_jobs_by_created_at_desc"]
-    params: dict[str, Any] = {"status": status, "workflow_id": None, "tool_name": None,
-                              "batch_id": None, "created_after": None, "created_before": None,
-                              "limit": 100, "offset": 0}
+    params: dict[str, Any] = {"status": status, "limit": 100, "offset": 0}
+    sql = JobStore.queries.show("list_jobs", config.dialect, **params)
     conn = raw_connect(config)
     try:
         cur = conn.cursor()

@@ -29,8 +29,9 @@ WHERE url = :url;
 -- Newest stored first; :source and :since (created_at >= since) are optional.
 SELECT id, title, url, source, summary, content, published_at, fetched_at, created_at, metadata
 FROM articles
-WHERE (source = :source OR :source IS NULL)
-  AND (created_at >= :since OR :since IS NULL)
+WHERE TRUE
+  /*if source*/ AND source = :source /*end*/
+  /*if since*/ AND created_at >= :since /*end*/
 ORDER BY created_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 
@@ -53,8 +54,9 @@ WHERE id = :id;
 -- Newest first; :severity and :since (created_at >= since) are optional.
 SELECT id, title, message, severity, source_url, created_at, metadata
 FROM alerts
-WHERE (severity = :severity OR :severity IS NULL)
-  AND (created_at >= :since OR :since IS NULL)
+WHERE TRUE
+  /*if severity*/ AND severity = :severity /*end*/
+  /*if since*/ AND created_at >= :since /*end*/
 ORDER BY created_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 

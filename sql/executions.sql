@@ -1,8 +1,8 @@
 -- Workflow executions and their event history (ExecutionRepository).
 -- Every change to an execution writes one execution_history row in the same unit of work.
 -- Only a pending or running execution changes; a finished one (completed, failed, cancelled)
--- is history. An optional filter is written `(col = :x OR :x IS NULL)`: NULL switches it off
--- (the comparison comes first, so PostgreSQL learns the parameter type from it).
+-- is history. An optional filter sits between /*if x*/ and /*end*/: the loader leaves it out
+-- of the SQL when :x is None.
 
 -- name: resolve_workflow_id :one
 -- The workflow of a given id: its name is copied onto the execution.
@@ -79,18 +79,20 @@ ORDER BY id;
 SELECT id, workflow_id, workflow_name, user_id, status, current_step, state, error_message,
        started_at, completed_at, updated_at
 FROM executions
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (workflow_name = :workflow_name OR :workflow_name IS NULL)
-  AND (user_id = :user_id OR :user_id IS NULL)
-  AND (started_at >= :since OR :since IS NULL)
-  AND (started_at < :until OR :until IS NULL)
+WHERE TRUE
+  /*if status*/ AND status = :status /*end*/
+  /*if workflow_id*/ AND workflow_id = :workflow_id /*end*/
+  /*if workflow_name*/ AND workflow_name = :workflow_name /*end*/
+  /*if user_id*/ AND user_id = :user_id /*end*/
+  /*if since*/ AND started_at >= :since /*end*/
+  /*if until*/ AND started_at < :until /*end*/
 ORDER BY started_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 
 -- name: count_by_status :many
 SELECT status, COUNT(*) AS n
 FROM executions
-WHERE (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (user_id = :user_id OR :user_id IS NULL)
+WHERE TRUE
+  /*if workflow_id*/ AND workflow_id = :workflow_id /*end*/
+  /*if user_id*/ AND user_id = :user_id /*end*/
 GROUP BY status;

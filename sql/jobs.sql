@@ -47,7 +47,7 @@ UPDATE jobs
 SET status = 'running', worker_id = :worker_id, started_at = :now, updated_at = :now
 WHERE id = (
     SELECT id FROM jobs
-    WHERE status = 'pending' AND (tool_name = :tool_name OR :tool_name IS NULL)
+    WHERE status = 'pending' /*if tool_name*/ AND tool_name = :tool_name /*end*/
     ORDER BY priority DESC, created_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -61,7 +61,7 @@ RETURNING id, tool_name, status, priority, batch_id, workflow_id, user_id, param
 SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
        created_at, updated_at, started_at, completed_at, duration, error_message
 FROM jobs
-WHERE status = 'pending' AND (tool_name = :tool_name OR :tool_name IS NULL)
+WHERE status = 'pending' /*if tool_name*/ AND tool_name = :tool_name /*end*/
 ORDER BY priority DESC, created_at
 LIMIT 1
 FOR UPDATE SKIP LOCKED;
@@ -80,148 +80,34 @@ WHERE batch_id = :batch_id
 ORDER BY created_at, id;
 
 -- name: count_jobs :scalar
--- Filters are optional: a NULL parameter switches its condition off. Every value stays bound.
--- (The comparison comes before the IS NULL test so PostgreSQL learns the parameter's type.)
+-- Filters are optional: a condition between /*if x*/ and /*end*/ is left out of the SQL when
+-- :x is None, so each combination runs as plain SQL that can use its index.
 SELECT COUNT(*) FROM jobs
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (tool_name = :tool_name OR :tool_name IS NULL)
-  AND (batch_id = :batch_id OR :batch_id IS NULL)
-  AND (created_at >= :created_after OR :created_after IS NULL)
-  AND (created_at < :created_before OR :created_before IS NULL);
+WHERE TRUE
+  /*if status*/ AND status = :status /*end*/
+  /*if workflow_id*/ AND workflow_id = :workflow_id /*end*/
+  /*if tool_name*/ AND tool_name = :tool_name /*end*/
+  /*if batch_id*/ AND batch_id = :batch_id /*end*/
+  /*if created_after*/ AND created_at >= :created_after /*end*/
+  /*if created_before*/ AND created_at < :created_before /*end*/;
 
--- The list_jobs_by_<column>_<direction> queries below differ only in their ORDER BY: the sort
--- column and direction are picked from this fixed set, never pasted into SQL. id breaks ties,
--- so pages do not overlap. Filters as in count_jobs.
-
--- name: list_jobs_by_created_at_desc :many
+-- name: list_jobs :many
+-- Filters as in count_jobs. The sort column and direction are picked from these whitelists
+-- (the text put into the SQL is the option's, never the caller's); id breaks ties, so pages
+-- do not overlap.
+-- sort_by: one of created_at, updated_at, priority, status, tool_name
+-- sort_order: one of desc, asc
 SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
        created_at, updated_at, started_at, completed_at, duration, error_message
 FROM jobs
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (tool_name = :tool_name OR :tool_name IS NULL)
-  AND (batch_id = :batch_id OR :batch_id IS NULL)
-  AND (created_at >= :created_after OR :created_after IS NULL)
-  AND (created_at < :created_before OR :created_before IS NULL)
-ORDER BY created_at DESC, id DESC
-LIMIT :limit OFFSET :offset;
-
--- name: list_jobs_by_created_at_asc :many
-SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
-FROM jobs
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (tool_name = :tool_name OR :tool_name IS NULL)
-  AND (batch_id = :batch_id OR :batch_id IS NULL)
-  AND (created_at >= :created_after OR :created_after IS NULL)
-  AND (created_at < :created_before OR :created_before IS NULL)
-ORDER BY created_at ASC, id ASC
-LIMIT :limit OFFSET :offset;
-
--- name: list_jobs_by_updated_at_desc :many
-SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
-FROM jobs
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (tool_name = :tool_name OR :tool_name IS NULL)
-  AND (batch_id = :batch_id OR :batch_id IS NULL)
-  AND (created_at >= :created_after OR :created_after IS NULL)
-  AND (created_at < :created_before OR :created_before IS NULL)
-ORDER BY updated_at DESC, id DESC
-LIMIT :limit OFFSET :offset;
-
--- name: list_jobs_by_updated_at_asc :many
-SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
-FROM jobs
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (tool_name = :tool_name OR :tool_name IS NULL)
-  AND (batch_id = :batch_id OR :batch_id IS NULL)
-  AND (created_at >= :created_after OR :created_after IS NULL)
-  AND (created_at < :created_before OR :created_before IS NULL)
-ORDER BY updated_at ASC, id ASC
-LIMIT :limit OFFSET :offset;
-
--- name: list_jobs_by_priority_desc :many
-SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
-FROM jobs
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (tool_name = :tool_name OR :tool_name IS NULL)
-  AND (batch_id = :batch_id OR :batch_id IS NULL)
-  AND (created_at >= :created_after OR :created_after IS NULL)
-  AND (created_at < :created_before OR :created_before IS NULL)
-ORDER BY priority DESC, id DESC
-LIMIT :limit OFFSET :offset;
-
--- name: list_jobs_by_priority_asc :many
-SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
-FROM jobs
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (tool_name = :tool_name OR :tool_name IS NULL)
-  AND (batch_id = :batch_id OR :batch_id IS NULL)
-  AND (created_at >= :created_after OR :created_after IS NULL)
-  AND (created_at < :created_before OR :created_before IS NULL)
-ORDER BY priority ASC, id ASC
-LIMIT :limit OFFSET :offset;
-
--- name: list_jobs_by_status_desc :many
-SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
-FROM jobs
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (tool_name = :tool_name OR :tool_name IS NULL)
-  AND (batch_id = :batch_id OR :batch_id IS NULL)
-  AND (created_at >= :created_after OR :created_after IS NULL)
-  AND (created_at < :created_before OR :created_before IS NULL)
-ORDER BY status DESC, id DESC
-LIMIT :limit OFFSET :offset;
-
--- name: list_jobs_by_status_asc :many
-SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
-FROM jobs
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (tool_name = :tool_name OR :tool_name IS NULL)
-  AND (batch_id = :batch_id OR :batch_id IS NULL)
-  AND (created_at >= :created_after OR :created_after IS NULL)
-  AND (created_at < :created_before OR :created_before IS NULL)
-ORDER BY status ASC, id ASC
-LIMIT :limit OFFSET :offset;
-
--- name: list_jobs_by_tool_name_desc :many
-SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
-FROM jobs
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (tool_name = :tool_name OR :tool_name IS NULL)
-  AND (batch_id = :batch_id OR :batch_id IS NULL)
-  AND (created_at >= :created_after OR :created_after IS NULL)
-  AND (created_at < :created_before OR :created_before IS NULL)
-ORDER BY tool_name DESC, id DESC
-LIMIT :limit OFFSET :offset;
-
--- name: list_jobs_by_tool_name_asc :many
-SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
-FROM jobs
-WHERE (status = :status OR :status IS NULL)
-  AND (workflow_id = :workflow_id OR :workflow_id IS NULL)
-  AND (tool_name = :tool_name OR :tool_name IS NULL)
-  AND (batch_id = :batch_id OR :batch_id IS NULL)
-  AND (created_at >= :created_after OR :created_after IS NULL)
-  AND (created_at < :created_before OR :created_before IS NULL)
-ORDER BY tool_name ASC, id ASC
+WHERE TRUE
+  /*if status*/ AND status = :status /*end*/
+  /*if workflow_id*/ AND workflow_id = :workflow_id /*end*/
+  /*if tool_name*/ AND tool_name = :tool_name /*end*/
+  /*if batch_id*/ AND batch_id = :batch_id /*end*/
+  /*if created_after*/ AND created_at >= :created_after /*end*/
+  /*if created_before*/ AND created_at < :created_before /*end*/
+ORDER BY {sort_by} {sort_order}, id {sort_order}
 LIMIT :limit OFFSET :offset;
 
 -- name: save_result :affected

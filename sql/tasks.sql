@@ -21,7 +21,8 @@ WHERE id = :id;
 SELECT id, name, description, config, max_rounds, memory_size, status, total_runs,
        successful_runs, failed_runs, created_at, updated_at
 FROM tasks
-WHERE (status = :status OR :status IS NULL)
+WHERE TRUE
+  /*if status*/ AND status = :status /*end*/
 ORDER BY created_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 
@@ -83,7 +84,7 @@ SELECT id, task_id, run_number, status, plan, results, error_message, error_deta
        started_at, completed_at, duration
 FROM task_runs
 WHERE task_id = :task_id
-  AND (status = :status OR :status IS NULL)
+  /*if status*/ AND status = :status /*end*/
 ORDER BY run_number
 LIMIT :limit OFFSET :offset;
 
@@ -118,11 +119,12 @@ RETURNING id, task_id;
 -- Oldest first; every filter is optional; the time range is [since, until).
 SELECT id, task_id, task_run_id, name, metric_type, value, unit, labels, recorded_at
 FROM metric_snapshots
-WHERE (task_id = :task_id OR :task_id IS NULL)
-  AND (task_run_id = :task_run_id OR :task_run_id IS NULL)
-  AND (name = :name OR :name IS NULL)
-  AND (recorded_at >= :since OR :since IS NULL)
-  AND (recorded_at < :until OR :until IS NULL)
+WHERE TRUE
+  /*if task_id*/ AND task_id = :task_id /*end*/
+  /*if task_run_id*/ AND task_run_id = :task_run_id /*end*/
+  /*if name*/ AND name = :name /*end*/
+  /*if since*/ AND recorded_at >= :since /*end*/
+  /*if until*/ AND recorded_at < :until /*end*/
 ORDER BY recorded_at, id
 LIMIT :limit OFFSET :offset;
 
@@ -132,10 +134,10 @@ SELECT COUNT(*) AS n, MIN(value) AS min_value, MAX(value) AS max_value,
        AVG(value) AS avg_value, SUM(value) AS sum_value
 FROM metric_snapshots
 WHERE name = :name
-  AND (task_id = :task_id OR :task_id IS NULL)
-  AND (task_run_id = :task_run_id OR :task_run_id IS NULL)
-  AND (recorded_at >= :since OR :since IS NULL)
-  AND (recorded_at < :until OR :until IS NULL);
+  /*if task_id*/ AND task_id = :task_id /*end*/
+  /*if task_run_id*/ AND task_run_id = :task_run_id /*end*/
+  /*if since*/ AND recorded_at >= :since /*end*/
+  /*if until*/ AND recorded_at < :until /*end*/;
 
 -- name: insert_artifact :one
 -- An artifact of a run belongs to the run's task too, unless another task_id is given.
@@ -158,9 +160,10 @@ WHERE id = :id;
 SELECT id, task_id, task_run_id, name, artifact_type, path, content, file_hash, size_bytes,
        metadata, created_at
 FROM artifacts
-WHERE (task_id = :task_id OR :task_id IS NULL)
-  AND (task_run_id = :task_run_id OR :task_run_id IS NULL)
-  AND (artifact_type = :artifact_type OR :artifact_type IS NULL)
+WHERE TRUE
+  /*if task_id*/ AND task_id = :task_id /*end*/
+  /*if task_run_id*/ AND task_run_id = :task_run_id /*end*/
+  /*if artifact_type*/ AND artifact_type = :artifact_type /*end*/
 ORDER BY created_at, id
 LIMIT :limit OFFSET :offset;
 

@@ -13,15 +13,11 @@ FROM workflows
 WHERE id = :id;
 
 -- name: list_workflows :many
+-- Oldest first; :owner_id is optional.
 SELECT id, name, description, owner_id, is_public, definition, created_at, updated_at
 FROM workflows
-ORDER BY created_at, id
-LIMIT :limit OFFSET :offset;
-
--- name: list_workflows_by_owner :many
-SELECT id, name, description, owner_id, is_public, definition, created_at, updated_at
-FROM workflows
-WHERE owner_id = :owner_id
+WHERE TRUE
+  /*if owner_id*/ AND owner_id = :owner_id /*end*/
 ORDER BY created_at, id
 LIMIT :limit OFFSET :offset;
 

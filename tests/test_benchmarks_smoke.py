@@ -70,3 +70,18 @@ def test_compare_runs_and_prints_its_table(tmp_path: Path) -> None:
     except ImportError:
         pytest.skip("SQLAlchemy not installed: only raw and agentdb were compared")
     assert "core ops/s" in out and "orm ops/s" in out and "agentdb/orm" in out
+
+
+def test_explain_shows_each_list_filter_using_its_index(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "explain.py"), "--rows", "2000", "--repeat", "2",
+         "--database", f"sqlite:///{tmp_path / 'bench.db'}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "| sqlite  | workflow_id=" in out
+    for index in ("status", "workflow_id", "tool_name"):
+        assert f"USING INDEX ix_jobs_{index}_created_at ({index}=?)" in out

@@ -54,6 +54,7 @@ MIGRATION_IDS = [
     "0005_agents",
     "0006_content",
     "0007_tasks",
+    "0008_list_indexes",
 ]
 TABLES = {
     "jobs", "job_results", "job_logs",
@@ -217,10 +218,14 @@ def test_each_statement_has_its_inverse_and_the_chain_is_linear(name: str, mid: 
     directives, _, apply = read_sql_migration(str(folder / f"{mid}.sql"))
     _, _, undo = read_sql_migration(str(folder / f"{mid}.rollback.sql"))
     assert len(apply) == len(undo), f"{name}/{mid}: {len(apply)} statements, {len(undo)} undos"
-    creates = [re.search(r"CREATE (?:UNIQUE )?(TABLE|INDEX) (\w+)", s) for s in apply]
-    drops = [re.search(r"DROP (TABLE|INDEX) IF EXISTS (\w+)", s) for s in reversed(undo)]
-    assert all(creates) and all(drops)
-    assert [m.groups() for m in creates if m] == [m.groups() for m in drops if m]
+    # Each statement creates or drops one table or index, and its undo does the opposite.
+    verb = r"(CREATE|DROP) (?:UNIQUE )?(TABLE|INDEX) (?:IF EXISTS )?(\w+)"
+    done = [re.search(verb, s) for s in apply]
+    undone = [re.search(verb, s) for s in reversed(undo)]
+    assert all(done) and all(undone)
+    opposite = {"CREATE": "DROP", "DROP": "CREATE"}
+    assert [(opposite[m[1]], m[2], m[3]) for m in done if m] == [
+        m.groups() for m in undone if m]
     previous = MIGRATION_IDS.index(mid) - 1
     expected = MIGRATION_IDS[previous] if previous >= 0 else ""
     assert directives.get("depends", "").strip() == expected
@@ -302,17 +307,18 @@ def test_status_lists_applied_and_pending(config: Config) -> None:
     rollback(config, steps=2)
     status = migration_status(config)
     assert [s.id for s in status] == MIGRATION_IDS
-    assert [s.applied for s in status] == [True] * 5 + [False] * 2
-    for s in status[:5]:
+    kept = len(MIGRATION_IDS) - 2
+    assert [s.applied for s in status] == [True] * kept + [False] * 2
+    for s in status[:kept]:
         assert s.applied_at is not None and s.applied_at.tzinfo is not None
         assert start <= s.applied_at <= datetime.now(UTC)
-    assert all(s.applied_at is None for s in status[5:])
+    assert all(s.applied_at is None for s in status[kept:])
 
 
 def test_rollback_one_step_then_all(config: Config) -> None:
     migrate(config)
-    assert rollback(config) == ["0007_tasks"]
-    assert tables(config) == TABLES - {"tasks", "task_runs", "metric_snapshots", "artifacts"}
+    assert rollback(config) == [MIGRATION_IDS[-1]]
+    assert tables(config) == TABLES
     assert rollback(config, steps=0) == []
     assert rollback(config, steps=None) == MIGRATION_IDS[-2::-1]
     assert tables(config) == set()
@@ -341,7 +347,7 @@ def test_accepts_a_database_as_well_as_a_config(config: Config) -> None:
     try:
         assert migrate(db) == MIGRATION_IDS
         assert all(s.applied for s in migration_status(db))
-        assert rollback(db) == ["0007_tasks"]
+        assert rollback(db) == [MIGRATION_IDS[-1]]
     finally:
         db.close()
     with pytest.raises(TypeError):

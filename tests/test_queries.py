@@ -611,3 +611,106 @@ def test_literals_keep_odd_line_breaks_and_percent_without_parameters(qdb: Datab
 def test_affected_counts_matched_rows_on_every_backend(qdb: Database) -> None:
     Q.run(qdb, "add_item", **item(1))
     assert Q.run(qdb, "rename", id=1, label="item 1") == 1  # matched, though nothing changed
+
+
+# -- optional conditions and choices ---------------------------------------------------------------
+
+FIND = "-- name: q :many\n-- sort: one of a, b\nSELECT 1 FROM t WHERE TRUE\n"
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_optional_conditions_compile_only_the_filters_given(dialect: str) -> None:
+    show = Q.show
+    every = show("find_items", dialect, min_qty=1, body="x", ids=[1], limit=1)
+    none = show("find_items", dialect, limit=1)
+    mark = ":{}" if dialect == "sqlite" else "%({})s"
+    assert mark.format("min_qty") in every and mark.format("body") in every
+    assert "qty >=" not in none and "body =" not in none and " IN (" not in none
+    assert "/*if" not in every + none and "/*end*/" not in every + none
+    assert "ORDER BY id asc, id asc" in none  # each choice's first option is its default
+    only = show("find_items", dialect, body="x", limit=1, sort_by="qty", sort_order="desc")
+    assert "qty >=" not in only and "body =" in only and "ORDER BY qty desc, id desc" in only
+    # What the query shows and accepts with no parameters: every condition, default choices.
+    assert Q["find_items"].params == ("min_qty", "body", "ids", "limit", "sort_by",
+                                      "sort_order")
+    assert "qty >=" in Q.show("find_items", dialect)
+
+
+def test_choices_come_from_the_whitelist_never_from_the_caller() -> None:
+    for bad in ("qty; DROP TABLE q_items", "QTY", "created_at", 1):
+        with pytest.raises(ValidationError, match="sort_by: must be one of id, qty, label"):
+            Q.show("find_items", "postgresql", sort_by=bad, limit=1)
+    with pytest.raises(ValidationError, match="sort_order"):
+        Q.show("find_items", "sqlite", sort_order="desc, (SELECT 1)", limit=1)
+
+
+def test_each_variant_is_compiled_once() -> None:
+    queries = Queries.from_text(FIND + "  /*if x*/ AND x = :x /*end*/ ORDER BY {sort}", "t")
+    stmt = queries["q"].statements["sqlite"]
+    assert stmt.variants == {}
+    first = stmt.pick({"x": 1, "sort": "b"})
+    assert stmt.pick({"x": 2, "sort": "b"}) is first
+    assert stmt.pick({"x": None}) is not first and stmt.pick({}) is stmt.pick({"x": None})
+    assert len(stmt.variants) == 2
+    params: dict[str, Any] = {"x": None, "sort": "a"}
+    stmt.pick(params)
+    assert params == {}  # the left-out parameter and the choice are not sent to the driver
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("/*if x*/ AND x = :x ORDER BY {sort}", "/*if x*/ has no /*end*/"),
+        ("AND x = :x /*end*/ ORDER BY {sort}", "/*end*/ without /*if name*/"),
+        ("/*if x*/ AND y = :y /*end*/ ORDER BY {sort}", "/*if x*/ does not use :x"),
+        ("/*if x*/ AND x = :x /*if y*/ AND y = :y /*end*/ /*end*/ ORDER BY {sort}", "do not nest"),
+        ("ORDER BY {sortt}", "{sortt} is not a declared choice"),
+        ("ORDER BY a", "choice 'sort' is declared but never used"),
+        ("AND a = :sort ORDER BY {sort}", "'sort' is a choice ({sort}), not :sort"),
+        ("/*if sort*/ AND a = 1 /*end*/ ORDER BY {sort}", "'sort' is a choice, not a parameter"),
+    ],
+)
+def test_malformed_optional_conditions_are_refused_at_load(body: str, message: str) -> None:
+    with pytest.raises(QueryError) as info:
+        Queries.from_text(FIND + body, "t")
+    assert "<t>:1 (t.q)" in str(info.value) and message in str(info.value)
+
+
+@pytest.mark.parametrize("spec", ["a, b c", "a, 'b'", "a, b;--", "a,", "a, (SELECT 1)"])
+def test_choice_options_must_be_identifiers(spec: str) -> None:
+    with pytest.raises(QueryError, match="<t>:2: choice 'sort'"):
+        Queries.from_text(f"-- name: q :many\n-- sort: one of {spec}\nSELECT 1 ORDER BY {{sort}}",
+                          "t")
+
+
+def test_no_shipped_query_uses_the_is_null_or_pattern() -> None:
+    """Optional filters are /*if x*/ conditions: `(col = :x OR :x IS NULL)` stops SQLite (and
+    PostgreSQL's generic plans) from using the column's index."""
+    import re
+
+    pattern = re.compile(r":(\w+)\s+IS\s+NULL", re.IGNORECASE)
+    for path in sql_dir().rglob("*.sql"):
+        assert not pattern.search(path.read_text()), path
+
+
+def test_optional_conditions_on_the_server(qdb: Database) -> None:
+    Q.run_many(qdb, "add_item", [item(i, qty=i % 3, body=f"b{i % 2}") for i in range(1, 9)])
+
+    def ids(**params: Any) -> list[int]:
+        return [r["id"] for r in Q.run(qdb, "find_items", limit=100, **params)]
+
+    assert ids() == list(range(1, 9))
+    assert ids(min_qty=2) == [2, 5, 8]
+    assert ids(min_qty=1, body="b0") == [2, 4, 8]
+    assert ids(min_qty=None, body="b1", ids=[1, 3, 4]) == [1, 3]
+    assert ids(ids=[], body=None) == []
+    assert ids(sort_by="qty", sort_order="desc") == [8, 5, 2, 7, 4, 1, 6, 3]
+    assert ids(sort_by="label", sort_order="desc", min_qty=1) == [8, 7, 5, 4, 2, 1]
+    with pytest.raises(QueryError, match="unknown parameter"):
+        Q.run(qdb, "find_items", limit=1, qty=1)
+    with pytest.raises(QueryError, match="missing parameter"):
+        Q.run(qdb, "find_items", min_qty=1)
+    dynamic = Queries.from_text(
+        "-- name: q :exec\nDELETE FROM q_items WHERE TRUE /*if id*/ AND id = :id /*end*/", "t")
+    with pytest.raises(QueryError, match="run_many cannot"):
+        dynamic.run_many(qdb, "q", [{"id": 1}])

@@ -19,3 +19,14 @@ def test_the_repository_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.chdir(tmp_path)
     exec(compile(example, "README.md", "exec"), {})
     assert (tmp_path / "app.db").exists()
+
+
+def test_the_optional_conditions_example_loads_and_runs() -> None:
+    from agentdb.queries import Queries
+
+    text = README.read_text()
+    block = next(p.split("```", 1)[0] for p in text.split("```sql\n")[1:] if "/*if " in p)
+    queries = Queries.from_text(block, "jobs")
+    sql = queries.show("list_jobs", "sqlite", status="failed", limit=20, sort_by="priority")
+    assert "status = :status" in sql and "created_at >=" not in sql
+    assert "ORDER BY priority desc, id desc" in sql

@@ -309,9 +309,10 @@ class JobStore(Repository):
         sort_by = v.choice("sort_by", sort_by, SORT_COLUMNS)
         order = sort_order.lower() if isinstance(sort_order, str) else sort_order
         order = v.choice("sort_order", order, SORT_ORDERS)
-        # A fixed query per whitelisted (column, direction): nothing from the caller is pasted
-        # into SQL, and each variant keeps its own plan.
-        rows = self.run(f"list_jobs_by_{sort_by}_{order}", limit=limit, offset=offset, **filters)
+        # sort_by and sort_order pick from the whitelists declared in sql/jobs.sql: the SQL
+        # gets the option's text, never the caller's; each variant is compiled once.
+        rows = self.run("list_jobs", sort_by=sort_by, sort_order=order, limit=limit,
+                        offset=offset, **filters)
         return [Job.from_row(r) for r in rows]
 
     def count(self, status: JobStatus | str | None = None, workflow_id: str | None = None,
@@ -415,7 +416,7 @@ def _new_job(prefix: str, tool_name: Any, parameters: Any, priority: Any, workfl
 
 def _filters(status: Any, workflow_id: Any, tool_name: Any, batch_id: Any, created_after: Any,
              created_before: Any) -> dict[str, Any]:
-    """The filter parameters of list_jobs_* / count_jobs; None switches a filter off."""
+    """The filter parameters of list_jobs / count_jobs; None leaves a filter out."""
     return {
         "status": None if status is None else v.enum(JobStatus, "status", status).value,
         "workflow_id": v.identifier("workflow_id", workflow_id),

@@ -195,11 +195,8 @@ class WorkflowRepository(Repository):
              offset: int = 0) -> builtins.list[Workflow]:
         """Workflows, oldest first; only ``owner_id``'s when given."""
         limit, offset = v.page(limit, offset)
-        if owner_id is None:
-            rows = self.run("list_workflows", limit=limit, offset=offset)
-        else:
-            rows = self.run("list_workflows_by_owner", owner_id=_id("owner_id", owner_id),
-                            limit=limit, offset=offset)
+        owner = None if owner_id is None else _id("owner_id", owner_id)
+        rows = self.run("list_workflows", owner_id=owner, limit=limit, offset=offset)
         return [Workflow.from_row(r) for r in rows]
 
     def update(self, workflow_id: str, *, name: str | None = None,

@@ -20,7 +20,7 @@ UPDATE jobs
 SET status = 'running', worker_id = :worker_id, started_at = :now, updated_at = :now
 WHERE id = (
     SELECT id FROM jobs
-    WHERE status = 'pending' AND (tool_name = :tool_name OR :tool_name IS NULL)
+    WHERE status = 'pending' /*if tool_name*/ AND tool_name = :tool_name /*end*/
     ORDER BY priority DESC, created_at
     LIMIT 1
 )
@@ -31,7 +31,7 @@ RETURNING id, tool_name, status, priority, batch_id, workflow_id, user_id, param
 SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
        created_at, updated_at, started_at, completed_at, duration, error_message
 FROM jobs
-WHERE status = 'pending' AND (tool_name = :tool_name OR :tool_name IS NULL)
+WHERE status = 'pending' /*if tool_name*/ AND tool_name = :tool_name /*end*/
 ORDER BY priority DESC, created_at
 LIMIT 1;
 

@@ -57,3 +57,15 @@ SELECT * FROM q_no_such_table WHERE id = :id;
 -- name: current_statement :scalar
 -- The text of the statement running now, as the server sees it (SQLite has no such view).
 SELECT 'n/a' AS statement;
+
+-- name: find_items :many
+-- Items matching every filter given (a None filter is left out of the SQL).
+-- sort_by: one of id, qty, label
+-- sort_order: one of asc, desc
+SELECT id, label, qty FROM q_items
+WHERE TRUE
+  /*if min_qty*/ AND qty >= :min_qty /*end*/
+  /*if body*/ AND body = :body /*end*/
+  /*if ids*/ AND id IN (:ids) /*end*/
+ORDER BY {sort_by} {sort_order}, id {sort_order}
+LIMIT :limit;

@@ -25,12 +25,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
-import agentdb  # noqa: E402
-from agentdb import JobStore, migrate, migration_status, rollback  # noqa: E402
-from agentdb.pool import Database  # noqa: E402
-from agentdb.queries import Queries  # noqa: E402
+import agentdb
+from agentdb import JobStore, migrate, migration_status, rollback
+from agentdb.pool import Database
+from agentdb.queries import Queries
 
 INDEXES = "0008_list_indexes"
 NOW = datetime(2026, 1, 31, tzinfo=UTC)

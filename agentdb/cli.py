@@ -224,7 +224,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             report["pool"] = None
         else:
             with db:
-                health = db.health()
+                health = dict(db.health())
                 report["pool"] = db.stats().to_dict()
     report["connection"] = health
     if health["status"] != "healthy":

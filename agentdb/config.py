@@ -56,6 +56,7 @@ class Config:
     busy_timeout: int = 30000  # SQLite: milliseconds to wait on another process's lock
     tls: str = "auto"  # auto = off on loopback, the driver's default elsewhere
     prepare_threshold: int | None = 5  # psycopg automatic prepared statements; None = off
+    pooling: bool = True  # False: keep no connection open between uses (SQLAlchemy's NullPool)
     driver_args: Mapping[str, Any] = field(default_factory=dict)  # other URL query keys
 
     @property
@@ -107,6 +108,7 @@ _POOL_OPTIONS: dict[str, type] = {
     "busy_timeout": int,
     "tls": str,
     "prepare_threshold": int,
+    "pooling": bool,
 }
 _ENV_OPTIONS = {
     "DB_POOL_SIZE": "pool_size",

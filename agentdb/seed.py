@@ -20,6 +20,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .errors import AgentDBError, ConflictError
+from .repositories.workflows import Permission
 
 if TYPE_CHECKING:
     from .pool import Database
@@ -208,7 +209,7 @@ class _Seeder:
                                             change_notes=f"revision {n + 1}", created_by=owner)
                 self.count("workflow_versions")
             for user_id, permission in zip(shares, permissions, strict=True):
-                self.workflows.share(workflow.id, user_id, permission=permission)
+                self.workflows.share(workflow.id, user_id, permission=Permission(permission))
                 self.count("workflow_shares")
             self.workflow_ids.append(workflow.id)
 

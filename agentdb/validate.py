@@ -78,9 +78,19 @@ def number(field: str, value: Any) -> float:
 
 
 def aware(field: str, value: Any, *, required: bool = False) -> datetime | None:
-    """A timezone-aware datetime, returned in UTC; naive datetimes are ambiguous, so refused."""
+    """A timezone-aware datetime, returned in UTC; naive datetimes are ambiguous, so refused.
+    ISO-8601 text is accepted too (what a query string or JSON carries); text without an offset
+    means UTC, as every timestamp agentdb stores is UTC."""
     if value is None and not required:
         return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError(field, f"must be an ISO-8601 date or date-time, got "
+                                         f"{value[:40]!r}") from None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
     if not isinstance(value, datetime):
         raise ValidationError(field, f"must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:

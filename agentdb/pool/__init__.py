@@ -1,7 +1,7 @@
 """Connection pools over psycopg_pool, DBUtils PooledDB and sqlite3, behind one Database."""
 
-from .base import PoolStats
+from .base import HealthReport, PoolStats
 from .database import Database, connect
 from .manager import PoolManager
 
-__all__ = ["Database", "PoolManager", "PoolStats", "connect"]
+__all__ = ["Database", "HealthReport", "PoolManager", "PoolStats", "connect"]

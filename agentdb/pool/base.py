@@ -12,10 +12,18 @@ from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import asdict, dataclass
 from time import monotonic
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, TypedDict
 
 from ..config import Config
 from ..errors import DatabaseUnavailable, PoolTimeout
+
+
+class HealthReport(TypedDict):
+    """What ``Database.health()`` returns: a dict (JSON-ready for a health endpoint), typed."""
+
+    status: Literal["healthy", "unhealthy"]
+    latency_ms: float
+    error: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..config import Config, parse_config
 from ..errors import AgentDBError, PoolTimeout, TransactionError
-from .base import Backend, PoolStats
+from .base import Backend, HealthReport, PoolStats
 
 
 def _sqlite_write_lock(config: Config) -> Lock:
@@ -121,7 +121,7 @@ class Database:
             wait_ms_p95=_percentile(waits, 0.95) * 1000,
         )
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> HealthReport:
         """``{"status": "healthy"|"unhealthy", "latency_ms": ..., "error": ...}`` from one
         ``SELECT 1``; never raises, never shows the password."""
         start = perf_counter()

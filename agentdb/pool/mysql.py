@@ -157,7 +157,7 @@ class MySQLBackend(Backend):
     def putconn(self, conn: MySQLConnection, broken: bool = False) -> None:
         conn.last_used = monotonic()
         pooled, conn.pooled = conn.pooled, None
-        if broken and conn.open:
+        if (broken or not self.config.pooling) and conn.open:  # pooling=False keeps none open
             conn._force_close()  # the ping hook then sees it closed and PooledDB reopens it
         try:
             pooled.close()

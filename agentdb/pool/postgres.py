@@ -79,10 +79,13 @@ class PostgresBackend(Backend):
         keep = {"prepare_threshold"}  # None means "never prepare" there, not "unset"
         self._kwargs = {k: v for k, v in kwargs.items() if v is not None or k in keep}
         self._recycle = c.pool_recycle
-        self.pool: psycopg_pool.ConnectionPool[PGConnection] = psycopg_pool.ConnectionPool(
+        # pooling=False: psycopg_pool's NullConnectionPool opens a connection per checkout and
+        # closes it on return, still capping concurrent connections at max_size.
+        pool_class = psycopg_pool.ConnectionPool if c.pooling else psycopg_pool.NullConnectionPool
+        self.pool: psycopg_pool.ConnectionPool[PGConnection] = pool_class(
             connection_class=PGConnection,
             kwargs=self._kwargs,
-            min_size=c.pool_size,
+            min_size=c.pool_size if c.pooling else 0,
             max_size=c.max_size,
             timeout=c.pool_timeout,
             max_lifetime=c.pool_recycle or _NEVER,

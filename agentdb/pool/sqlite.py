@@ -129,7 +129,7 @@ class SQLiteBackend(Backend):
         return conn
 
     def putconn(self, conn: SQLiteConnection, broken: bool = False) -> None:
-        if not self._slots.give(None if broken else conn):
+        if not self._slots.give(None if broken or not self.config.pooling else conn):
             conn.close()
 
     def start(self, conn: SQLiteConnection, readonly: bool) -> None:

@@ -200,7 +200,7 @@ class ArticleRepository(Repository):
         limit: int = 20,
         *,
         source: str | None = None,
-        since: datetime | None = None,
+        since: datetime | str | None = None,
         offset: int = 0,
     ) -> builtins.list[Article]:
         """The most recently stored articles first; optionally of one ``source`` and stored
@@ -263,7 +263,7 @@ class AlertRepository(Repository):
         limit: int = 20,
         *,
         severity: AlertSeverity | str | None = None,
-        since: datetime | None = None,
+        since: datetime | str | None = None,
         offset: int = 0,
     ) -> builtins.list[Alert]:
         """Newest first; optionally of one ``severity`` and created at or after ``since``."""

@@ -15,7 +15,7 @@ import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from .. import validate as v
 from ..convert import from_json, to_utc, utc
@@ -26,6 +26,9 @@ from .base import Repository
 
 _NAME = 255
 _TEXT = 16 * 1024 * 1024
+
+
+ExecutionStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
 
 
 class ExecutionStatus(StrEnum):
@@ -272,12 +275,12 @@ class ExecutionRepository(Repository):
     def list(
         self,
         *,
-        status: ExecutionStatus | str | None = None,
+        status: ExecutionStatus | ExecutionStatusName | None = None,
         workflow_id: str | None = None,
         workflow_name: str | None = None,
         user_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[Execution]:

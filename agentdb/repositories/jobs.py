@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from .. import validate as v
 from ..convert import from_json, to_utc
@@ -28,6 +28,13 @@ INT32 = 2**31 - 1  # priority and return_code are INTEGER columns
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SORT_COLUMNS = ("created_at", "updated_at", "priority", "status", "tool_name")
 SORT_ORDERS = ("asc", "desc")
+# The same values as Literals, so a type checker catches sort_by="createdAt" (tests keep them
+# equal to the tuples and enums above and below).
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL",
+                   "debug", "info", "warning", "error", "critical"]
+SortColumn = Literal["created_at", "updated_at", "priority", "status", "tool_name"]
+SortOrder = Literal["asc", "desc", "ASC", "DESC"]
+JobStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
 CLEANUP_CHUNK = 1000  # jobs per DELETE in cleanup_old_jobs: each chunk is its own transaction
 _BATCH_FIELDS = frozenset({"tool_name", "parameters", "priority", "workflow_id", "user_id"})
 
@@ -200,7 +207,7 @@ class JobStore(Repository):
 
     # -- status ------------------------------------------------------------------------------
 
-    def update_status(self, job_id: str, status: JobStatus | str,
+    def update_status(self, job_id: str, status: JobStatus | JobStatusName,
                       error_message: str | None = None) -> Job:
         """Move a job along pending -> running -> completed | failed | cancelled (pending may
         also go straight to failed or cancelled), stamping started_at / completed_at /
@@ -296,29 +303,30 @@ class JobStore(Repository):
 
     # -- queries over many jobs ----------------------------------------------------------------
 
-    def list(self, status: JobStatus | str | None = None, workflow_id: str | None = None,
+    def list(self, status: JobStatus | JobStatusName | None = None, workflow_id: str | None = None,
              tool_name: str | None = None, batch_id: str | None = None,
-             created_after: datetime | None = None, created_before: datetime | None = None,
-             limit: int = 100, offset: int = 0, sort_by: str = "created_at",
-             sort_order: str = "desc") -> builtins.list[Job]:
+             created_after: datetime | str | None = None,
+             created_before: datetime | str | None = None,
+             limit: int = 100, offset: int = 0, sort_by: SortColumn = "created_at",
+             sort_order: SortOrder = "desc") -> builtins.list[Job]:
         """Jobs matching every filter given (created_after <= created_at < created_before),
         sorted by one of SORT_COLUMNS, then by id; ``limit`` 1..1000."""
         filters = _filters(status, workflow_id, tool_name, batch_id, created_after,
                            created_before)
         limit, offset = v.page(limit, offset)
-        sort_by = v.choice("sort_by", sort_by, SORT_COLUMNS)
+        column = v.choice("sort_by", sort_by, SORT_COLUMNS)
         order = sort_order.lower() if isinstance(sort_order, str) else sort_order
         order = v.choice("sort_order", order, SORT_ORDERS)
         # sort_by and sort_order pick from the whitelists declared in sql/jobs.sql: the SQL
         # gets the option's text, never the caller's; each variant is compiled once.
-        rows = self.run("list_jobs", sort_by=sort_by, sort_order=order, limit=limit,
+        rows = self.run("list_jobs", sort_by=column, sort_order=order, limit=limit,
                         offset=offset, **filters)
         return [Job.from_row(r) for r in rows]
 
-    def count(self, status: JobStatus | str | None = None, workflow_id: str | None = None,
+    def count(self, status: JobStatus | JobStatusName | None = None, workflow_id: str | None = None,
               tool_name: str | None = None, batch_id: str | None = None,
-              created_after: datetime | None = None,
-              created_before: datetime | None = None) -> int:
+              created_after: datetime | str | None = None,
+              created_before: datetime | str | None = None) -> int:
         """How many jobs :meth:`list` would find with these filters and no limit."""
         filters = _filters(status, workflow_id, tool_name, batch_id, created_after,
                            created_before)
@@ -379,17 +387,17 @@ class JobStore(Repository):
         row = self.run("get_result", job_id=_id("job_id", job_id))
         return None if row is None else JobResult.from_row(row)
 
-    def add_log(self, job_id: str, level: str, message: str) -> JobLog:
+    def add_log(self, job_id: str, level: LogLevel, message: str) -> JobLog:
         """Append a log line; ``level`` is one of LOG_LEVELS (any case). NotFound if no job."""
         job_id = _id("job_id", job_id)
-        level = v.choice("level", level.upper() if isinstance(level, str) else level, LOG_LEVELS)
+        name = v.choice("level", level.upper() if isinstance(level, str) else level, LOG_LEVELS)
         text = v.text("message", message, max_length=MAX_TEXT)
         assert text is not None
         now = v.utcnow()
-        log_id = self.run("add_log", job_id=job_id, level=level, message=text, now=now)
+        log_id = self.run("add_log", job_id=job_id, level=name, message=text, now=now)
         if log_id is None:
             raise NotFound("job", job_id)
-        return JobLog(int(log_id), job_id, level, text, now)
+        return JobLog(int(log_id), job_id, name, text, now)
 
     def get_logs(self, job_id: str) -> builtins.list[JobLog]:
         """The job's log lines in the order they were written."""
@@ -436,5 +444,9 @@ __all__ = [
     "JobResult",
     "JobStats",
     "JobStatus",
+    "JobStatusName",
     "JobStore",
+    "LogLevel",
+    "SortColumn",
+    "SortOrder",
 ]

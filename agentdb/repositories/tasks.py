@@ -20,7 +20,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from .. import validate as v
 from ..convert import from_json, to_utc, utc
@@ -35,6 +35,13 @@ _PATH = 1024
 _HASH = 128
 _TEXT = 16 * 1024 * 1024
 _KEEP: Any = object()  # update_task: "leave this column as it is"
+
+
+# Each enum's values as a Literal, for type checkers (tests keep the two equal).
+TaskStatusName = Literal["pending", "active", "paused", "completed", "failed", "archived"]
+RunStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
+MetricTypeName = Literal["counter", "gauge", "histogram", "timer"]
+ArtifactTypeName = Literal["file", "text", "json", "image", "log", "other"]
 
 
 class TaskStatus(StrEnum):
@@ -246,7 +253,7 @@ class TaskRepository(Repository):
         config: dict[str, Any] | None = None,
         max_rounds: int | None = None,
         memory_size: int | None = None,
-        status: TaskStatus | str = TaskStatus.ACTIVE,
+        status: TaskStatus | TaskStatusName = TaskStatus.ACTIVE,
     ) -> Task:
         now = v.utcnow()
         task = Task(
@@ -275,7 +282,11 @@ class TaskRepository(Repository):
         return Task.from_row(row)
 
     def list_tasks(
-        self, *, status: TaskStatus | str | None = None, limit: int = 100, offset: int = 0
+        self,
+        *,
+        status: TaskStatus | TaskStatusName | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> builtins.list[Task]:
         """Newest first."""
         limit, offset = v.page(limit, offset)
@@ -296,7 +307,7 @@ class TaskRepository(Repository):
         config: dict[str, Any] | None = _KEEP,
         max_rounds: int | None = _KEEP,
         memory_size: int | None = _KEEP,
-        status: TaskStatus | str | None = None,
+        status: TaskStatus | TaskStatusName | None = None,
     ) -> Task:
         """Change the given fields; the others stay. ``description``, ``config``,
         ``max_rounds`` and ``memory_size`` may be set to None."""
@@ -322,7 +333,7 @@ class TaskRepository(Repository):
                 raise NotFound("task", task_id)
             return self.get_task(task_id)
 
-    def set_status(self, task_id: str, status: TaskStatus | str) -> Task:
+    def set_status(self, task_id: str, status: TaskStatus | TaskStatusName) -> Task:
         return self.update_task(task_id, status=v.enum(TaskStatus, "status", status))
 
     def delete_task(self, task_id: str) -> None:
@@ -386,7 +397,7 @@ class TaskRepository(Repository):
         self,
         task_id: str,
         *,
-        status: RunStatus | str | None = None,
+        status: RunStatus | RunStatusName | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[TaskRun]:
@@ -406,7 +417,7 @@ class TaskRepository(Repository):
     def record_metric(
         self,
         name: str,
-        metric_type: MetricType | str,
+        metric_type: MetricType | MetricTypeName,
         value: float,
         unit: str | None = None,
         labels: dict[str, Any] | None = None,
@@ -441,8 +452,8 @@ class TaskRepository(Repository):
         task_id: str | None = None,
         task_run_id: str | None = None,
         name: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
         limit: int = 1000,
         offset: int = 0,
     ) -> builtins.list[MetricSnapshot]:
@@ -466,8 +477,8 @@ class TaskRepository(Repository):
         *,
         task_id: str | None = None,
         task_run_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
     ) -> MetricSummary:
         """count / min / max / avg / sum of one metric, computed by the database."""
         name_ = _required("name", name, _NAME)
@@ -493,7 +504,7 @@ class TaskRepository(Repository):
     def add_artifact(
         self,
         name: str,
-        artifact_type: ArtifactType | str,
+        artifact_type: ArtifactType | ArtifactTypeName,
         task_id: str | None = None,
         task_run_id: str | None = None,
         path: str | None = None,
@@ -545,7 +556,7 @@ class TaskRepository(Repository):
         *,
         task_id: str | None = None,
         task_run_id: str | None = None,
-        artifact_type: ArtifactType | str | None = None,
+        artifact_type: ArtifactType | ArtifactTypeName | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[Artifact]:

@@ -28,7 +28,7 @@ import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from .. import validate as v
 from ..convert import from_json, to_bool, utc
@@ -40,6 +40,9 @@ from .base import Repository
 _NAME = 255
 _DESCRIPTION = 65_535
 _NOTES = 65_535
+
+
+PermissionName = Literal["read", "write"]
 
 
 class Permission(StrEnum):
@@ -292,7 +295,7 @@ class WorkflowRepository(Repository):
     # -- shares and access -------------------------------------------------------------------
 
     def share(self, workflow_id: str, user_id: str,
-              permission: Permission | str = Permission.READ) -> Share:
+              permission: Permission | PermissionName = Permission.READ) -> Share:
         """Give ``user_id`` ``read`` or ``write`` access; sharing again changes the
         permission. The owner cannot be given a share (they hold every permission)."""
         workflow_id = _id("workflow_id", workflow_id)
@@ -321,7 +324,7 @@ class WorkflowRepository(Repository):
         return [Share.from_row(r) for r in rows]
 
     def can_access(self, user_id: str, workflow_id: str,
-                   permission: Permission | str = Permission.READ) -> bool:
+                   permission: Permission | PermissionName = Permission.READ) -> bool:
         """Whether ``user_id`` may read (or write) the workflow; False when it does not exist.
         One query."""
         user_id = _id("user_id", user_id)
@@ -330,7 +333,8 @@ class WorkflowRepository(Repository):
         row = self.run("access_of", workflow_id=workflow_id, user_id=user_id)
         return row is not None and _allows(row, user_id, need)
 
-    def list_accessible(self, user_id: str, permission: Permission | str = Permission.READ, *,
+    def list_accessible(self, user_id: str,
+                        permission: Permission | PermissionName = Permission.READ, *,
                         limit: int = 100, offset: int = 0) -> builtins.list[Workflow]:
         """Every workflow ``user_id`` may read (owned, shared with them, or public) -- or, with
         ``permission="write"``, may edit (owned or write-shared) -- oldest first, in one query."""

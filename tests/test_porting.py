@@ -1,0 +1,95 @@
+"""What a user porting from SQLAlchemy or the systems agentdb replaces reaches for first:
+typed parameters (Literals beside the enums), ISO-8601 text in datetime filters, ``pooling``,
+a typed ``health()``, and every record and enum at the top level."""
+
+from __future__ import annotations
+
+import typing
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+
+import pytest
+from conftest import Databases
+
+import agentdb
+from agentdb import Database, ValidationError
+from agentdb.repositories import executions, jobs, tasks, workflows
+
+
+@pytest.mark.parametrize(
+    ("literal", "values"),
+    [
+        (jobs.JobStatusName, [s.value for s in jobs.JobStatus]),
+        (jobs.SortColumn, list(jobs.SORT_COLUMNS)),
+        (jobs.SortOrder, [*jobs.SORT_ORDERS, *(o.upper() for o in jobs.SORT_ORDERS)]),
+        (jobs.LogLevel, [*jobs.LOG_LEVELS, *(x.lower() for x in jobs.LOG_LEVELS)]),
+        (executions.ExecutionStatusName, [s.value for s in executions.ExecutionStatus]),
+        (tasks.TaskStatusName, [s.value for s in tasks.TaskStatus]),
+        (tasks.RunStatusName, [s.value for s in tasks.RunStatus]),
+        (tasks.MetricTypeName, [s.value for s in tasks.MetricType]),
+        (tasks.ArtifactTypeName, [s.value for s in tasks.ArtifactType]),
+        (workflows.PermissionName, [s.value for s in workflows.Permission]),
+    ],
+)
+def test_each_literal_lists_exactly_the_accepted_values(literal: object, values: list[str]) -> None:
+    assert sorted(typing.get_args(literal)) == sorted(values)
+
+
+def test_every_record_and_enum_is_exported_at_the_top_level() -> None:
+    from agentdb import repositories
+    from agentdb.records import Record
+
+    for name in repositories.__all__:
+        obj = getattr(repositories, name)
+        if isinstance(obj, type) and issubclass(obj, Record | Enum):
+            assert getattr(agentdb, name) is obj and name in agentdb.__all__, name
+    from agentdb import Job, JobStatus, MetricType, Task  # noqa: F401  (what a porter types)
+
+
+def test_datetime_filters_take_iso_text_naive_meaning_utc(db: Database) -> None:
+    store = agentdb.JobStore(db)
+    job = store.create("iso")
+    before = (job.created_at - timedelta(seconds=1)).replace(tzinfo=None).isoformat()
+    after = (job.created_at + timedelta(seconds=1)).astimezone(UTC).isoformat()
+    assert [j.id for j in store.list(created_after=before)] == [job.id]
+    assert store.list(created_after=after) == []  # aware text, with its offset
+    assert store.count(created_after="2000-01-01", created_before=after) == 1  # a date alone
+    assert [j.id for j in store.list(created_after=before.replace("T", " ") + "Z")] == [job.id]
+    with pytest.raises(ValidationError, match="created_after"):
+        store.list(created_after="yesterday")
+    ex = agentdb.ExecutionRepository(db)
+    ex.start(workflow_name="w")
+    assert len(ex.list(since="2000-01-01T00:00:00")) == 1
+    assert ex.list(until="2000-01-01T00:00:00") == []
+    with pytest.raises(ValidationError, match="timezone-aware"):
+        store.list(created_after=datetime(2000, 1, 1))  # a naive datetime object stays refused
+
+
+def test_pooling_false_keeps_no_connection(dialect: str, make_db: Databases) -> None:
+    db = make_db(dialect, pooling=False)
+    assert db.config.pooling is False
+    for _ in range(3):
+        with db.acquire() as conn:
+            conn.cursor().execute("SELECT 1")
+        assert db.health()["status"] == "healthy"
+    assert db.stats().in_use == 0
+    assert _open_connections(db) == 0
+    pooled = make_db(dialect, pooling="true")  # from a URL's query string, as text
+    with pooled.acquire() as conn:
+        conn.cursor().execute("SELECT 1")
+    assert pooled.config.pooling is True and _open_connections(pooled) >= 1
+
+
+def _open_connections(db: Database) -> int:
+    backend = db.backend
+    if db.dialect == "postgresql":
+        return int(backend.pool.get_stats()["pool_size"])  # type: ignore[attr-defined]
+    if db.dialect == "mysql":
+        return sum(1 for c in backend._conns if c.open)  # type: ignore[attr-defined]
+    return len(backend._slots.idle)  # type: ignore[attr-defined]
+
+
+def test_health_is_a_typed_dict(db: Database) -> None:
+    report: agentdb.HealthReport = db.health()
+    assert set(report) == set(agentdb.HealthReport.__annotations__)
+    assert report["status"] == "healthy" and report["error"] is None

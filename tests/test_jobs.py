@@ -482,7 +482,7 @@ BAD_INPUT: list[tuple[str, tuple[Any, ...], dict[str, Any], str]] = [
     ("list", (), {"offset": -1}, "offset"),
     ("list", (), {"status": "done"}, "status"),
     ("list", (), {"created_after": datetime(2024, 1, 1)}, "created_after"),
-    ("list", (), {"created_before": "2024-01-01"}, "created_before"),
+    ("list", (), {"created_before": "2024-13-45"}, "created_before"),
     ("list", (), {"tool_name": ""}, "tool_name"),
     ("list", (), {"workflow_id": "w" * 37}, "workflow_id"),
     ("get_batch_jobs", (None,), {}, "batch_id"),

@@ -106,11 +106,15 @@ def _quote_end(sql: str, i: int, quote: str, backslash: bool) -> int:
         return k + 1
 
 
-def _comment_end(sql: str, i: int, nested: bool) -> int:
+def _comment_end(sql: str, i: int, nested: bool, open_ok: bool = False) -> int:
+    """Index just past the block comment opened at ``i`` (PostgreSQL nests them; SQLite lets
+    one left open run to the end of the input)."""
     depth, j = 1, i + 2
     while depth:
         close = sql.find("*/", j)
         if close < 0:
+            if open_ok:
+                return len(sql)
             raise _Unterminated("unterminated /* comment", i)
         opened = sql.find("/*", j, close) if nested else -1
         if opened >= 0:
@@ -120,14 +124,42 @@ def _comment_end(sql: str, i: int, nested: bool) -> int:
     return j
 
 
+_MY_SPACE = frozenset(" \t\n\v\f\r")
+_MY_EXEC = re.compile(r"/\*M?!\d*")  # MySQL/MariaDB executable comment: its body is code
+_ARRAY_BEFORE = re.compile(r"\bARRAY\s*\Z", re.IGNORECASE)
+
+
+def _my_dash_comment(sql: str, i: int) -> bool:
+    """MySQL's ``--`` starts a comment only before whitespace, a control character or the end:
+    ``5--1`` is 5 - (-1)."""
+    after = sql[i + 2:i + 3]
+    return not after or after in _MY_SPACE or ord(after) < 32 or ord(after) == 127
+
+
+def _pg_subscript(sql: str, i: int, brackets: list[list[int]]) -> bool:
+    """Whether the ``[`` at ``i`` subscripts (or slices) an expression, rather than opening an
+    ARRAY[...] constructor or a row of one."""
+    j = i - 1
+    while j >= 0 and sql[j].isspace():
+        j -= 1
+    if j < 0 or not (_ident(sql[j]) or sql[j] in ')]"'):
+        return False  # ARRAY[[1, 2], [3, 4]]: after "[" or ",", a row of the constructor
+    return not _ARRAY_BEFORE.search(sql, 0, j + 1)
+
+
 def scan(sql: str, dialect: str) -> list[Token]:
     """Split SQL into code, quoted text, comments and ``:name`` placeholders, as the dialect's
-    server reads it: MySQL strings take backslash escapes and ``#`` starts a comment;
-    PostgreSQL has ``E'...'`` strings, nested block comments and ``$tag$`` quoting."""
-    pg, my = dialect == "postgresql", dialect == "mysql"
+    server reads it. MySQL: backslash escapes in strings, ``#`` comments, ``--`` a comment only
+    before whitespace, ``/*! ... */`` is code. PostgreSQL: ``E'...'`` strings, nested block
+    comments, ``$tag$`` quoting, and the ``:`` of an array slice (``a[:hi]``, ``a[lo :hi]``)
+    is no placeholder. SQLite: ``[bracket]`` identifiers, and a ``/*`` comment may run to the
+    end of the input."""
+    pg, my, lite = dialect == "postgresql", dialect == "mysql", dialect == "sqlite"
     tokens: list[Token] = []
     i = start = 0
     n = len(sql)
+    executable = -1  # MySQL: where the /*! comment we are inside opened
+    brackets: list[list[int]] = []  # PostgreSQL: per open [, [subscript?, parens, slice seen?]
     while i < n:
         c = sql[i]
         kind = QUOTED
@@ -138,11 +170,23 @@ def scan(sql: str, dialect: str) -> list[Token]:
             end = _quote_end(sql, i, c, my)
         elif c == "`":
             end = _quote_end(sql, i, c, False)
-        elif (c == "-" and sql.startswith("--", i)) or (c == "#" and my):
+        elif c == "[" and lite:
+            end = sql.find("]", i + 1) + 1
+            if not end:
+                raise _Unterminated("unterminated [quoted identifier]", i)
+        elif (c == "-" and sql.startswith("--", i) and (not my or _my_dash_comment(sql, i))) or (
+            c == "#" and my
+        ):
             kind, end = COMMENT, sql.find("\n", i)
             end = n if end < 0 else end
+        elif c == "/" and my and executable < 0 and (m := _MY_EXEC.match(sql, i)):
+            executable, i = i, m.end()  # the marker stays in the code; what follows is code
+            continue
+        elif c == "*" and executable >= 0 and sql.startswith("*/", i):
+            executable, i = -1, i + 2
+            continue
         elif c == "/" and sql.startswith("/*", i):
-            kind, end = COMMENT, _comment_end(sql, i, nested=pg)
+            kind, end = COMMENT, _comment_end(sql, i, nested=pg, open_ok=lite)
         elif c == "$" and pg and (i == 0 or not _ident(sql[i - 1])) and (
             m := _DOLLAR.match(sql, i)
         ):
@@ -154,6 +198,10 @@ def scan(sql: str, dialect: str) -> list[Token]:
             if sql.startswith("::", i):  # a cast
                 i += 2
                 continue
+            if brackets and brackets[-1][0] and not brackets[-1][1] and not brackets[-1][2]:
+                brackets[-1][2] = 1  # the slice's colon: a[lo:hi], a[:hi], a[f(x) : g(x)]
+                i += 1
+                continue
             m = _NAME.match(sql, i + 1)
             if m is None or (i > 0 and _ident(sql[i - 1])):
                 i += 1
@@ -164,12 +212,23 @@ def scan(sql: str, dialect: str) -> list[Token]:
             i = start = m.end()
             continue
         else:
+            if pg and c in "[]()":
+                if c == "[":
+                    brackets.append([int(_pg_subscript(sql, i, brackets)), 0, 0])
+                elif c == "]" and brackets:
+                    brackets.pop()
+                elif brackets and c == "(":
+                    brackets[-1][1] += 1
+                elif brackets and c == ")" and brackets[-1][1]:
+                    brackets[-1][1] -= 1
             i += 1
             continue
         if start < i:
             tokens.append((CODE, sql[start:i]))
         tokens.append((kind, sql[i:end]))
         i = start = end
+    if executable >= 0:
+        raise _Unterminated("unterminated /*! comment", executable)
     if start < n:
         tokens.append((CODE, sql[start:]))
     return tokens

@@ -10,6 +10,7 @@ beside the target and renamed into place, so a failed run never leaves half a ba
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -18,18 +19,19 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING
 
 from .config import Config
 from .errors import AgentDBError, ValidationError
-from .queries import load
+from .queries import STREAM_BATCH, load
 
 if TYPE_CHECKING:
     from .pool import Database
 
-__all__ = ["BackupError", "BackupResult", "backup", "dump_tool", "restore"]
+__all__ = ["BackupError", "BackupResult", "backup", "dump_tool", "export_jobs", "restore"]
 
 
 class BackupError(AgentDBError):
@@ -55,13 +57,7 @@ def backup(db: Database | Config, path: str | os.PathLike[str], *,
     """Write a full backup of the database to ``path``: an SQLite file for SQLite, a plain SQL
     script from ``pg_dump`` / ``mariadb-dump`` (or ``mysqldump``) for the servers."""
     config = _config(db)
-    dest = Path(path)
-    if dest.exists() and not overwrite:
-        raise ValidationError("path", f"{dest} already exists; pass --force to overwrite it")
-    if dest.is_dir():
-        raise ValidationError("path", f"{dest} is a directory; name a file")
-    if not dest.parent.is_dir():
-        raise ValidationError("path", f"directory {dest.parent} does not exist")
+    dest = _destination(path, overwrite)
     start = perf_counter()
     with _staged(dest) as tmp:
         if config.dialect == "sqlite":
@@ -73,6 +69,42 @@ def backup(db: Database | Config, path: str | os.PathLike[str], *,
             _run(argv, env, config, "backup")
     return BackupResult(str(dest), dest.stat().st_size, Path(tool).name,
                         perf_counter() - start)
+
+
+def export_jobs(db: Database, path: str | os.PathLike[str], *, overwrite: bool = False,
+                batch_size: int = STREAM_BATCH) -> BackupResult:
+    """Write every job to ``path`` as JSON Lines (one job's ``to_dict()`` per line, oldest
+    first), on any backend. The rows are streamed (``Queries.stream``: a server-side cursor on
+    PostgreSQL, an unbuffered one on MariaDB), so memory stays flat whatever the table's size;
+    the file appears only once it is complete."""
+    from .repositories.jobs import Job, JobStore
+
+    dest = _destination(path, overwrite)
+    start = perf_counter()
+    stream = JobStore.queries.stream(db, "export_jobs", batch_size=batch_size)
+    with stream as rows, _staged(dest) as tmp, tmp.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(Job.from_row(row).to_dict(), default=_json_value))
+            out.write("\n")
+    return BackupResult(str(dest), dest.stat().st_size, "agentdb stream",
+                        perf_counter() - start)
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)  # enums are str already; anything else by its text
+
+
+def _destination(path: str | os.PathLike[str], overwrite: bool) -> Path:
+    dest = Path(path)
+    if dest.exists() and not overwrite:
+        raise ValidationError("path", f"{dest} already exists; pass --force to overwrite it")
+    if dest.is_dir():
+        raise ValidationError("path", f"{dest} is a directory; name a file")
+    if not dest.parent.is_dir():
+        raise ValidationError("path", f"directory {dest.parent} does not exist")
+    return dest
 
 
 def restore(db: Database | Config, path: str | os.PathLike[str], *,

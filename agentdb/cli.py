@@ -1,4 +1,5 @@
-"""The ``agentdb`` command: demo, migrate, seed, stats, check, cleanup, backup, restore.
+"""The ``agentdb`` command: demo, migrate, seed, stats, check, cleanup, backup, export,
+restore.
 
 One entry point for a person at a terminal and for scripts: human tables by default, ``--json``
 where a machine reads the answer, and exit codes a readiness probe can trust (``check`` exits 0
@@ -398,6 +399,18 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .backup import export_jobs
+
+    config = _config(args)
+    _require_file(config)
+    with _open(config) as db:
+        result = export_jobs(db, args.path, overwrite=args.force)
+    _print(f"exported the jobs of {_describe(config)} to {result.path} "
+           f"({_size(result.size_bytes)}, {result.seconds:.2f} s)")
+    return 0
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from .backup import restore
 
@@ -619,6 +632,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "(or mysqldump), which must be on PATH; the password goes through the "
                 "environment, never the command line.")
     p.add_argument("path", help="the backup file to write")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    p = command("export", cmd_export, "export every job to a JSON Lines file",
+                "One job per line, oldest first, on any backend; the rows are streamed from "
+                "the database, so memory stays flat however many jobs there are.")
+    p.add_argument("path", help="the .jsonl file to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     p = command("restore", cmd_restore, "restore an SQLite database from a backup",

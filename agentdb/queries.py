@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ Kind = Literal["one", "many", "scalar", "affected", "exec"]
 KINDS: tuple[str, ...] = get_args(Kind)
 DIALECTS = ("postgresql", "mysql", "sqlite")
 CHUNK_SIZE = 500  # rows per executemany round trip in run_many
+STREAM_BATCH = 1000  # rows per fetch in stream
 
 
 class DatabaseLike(Protocol):
@@ -56,7 +58,7 @@ class DatabaseLike(Protocol):
 
     def connection(self, write: bool = False) -> AbstractContextManager[Any]: ...
 
-    def transaction(self) -> AbstractContextManager[Any]: ...
+    def transaction(self, readonly: bool = False) -> AbstractContextManager[Any]: ...
 
 
 def sql_dir() -> Path:
@@ -861,6 +863,24 @@ class Queries:
                     raise
                 raise error from exc
 
+    def stream(self, db: DatabaseLike, name: str, /, *, batch_size: int = STREAM_BATCH,
+               **params: Any) -> RowStream:
+        """The rows of a ``:many`` query, fetched ``batch_size`` at a time instead of all at
+        once: a server-side (named) cursor inside a unit of work on PostgreSQL (the caller's,
+        or one of its own), an unbuffered cursor on MariaDB, the cursor itself on SQLite.
+        Rows are dicts. Use it in a ``with`` block: leaving the block, an early ``break`` or an
+        exception closes the cursor and hands the connection back clean. While a MariaDB
+        stream is open, its connection can run nothing else."""
+        stmt = self._statement(db.dialect, name)
+        if stmt.kind != "many":
+            raise QueryError(f"{stmt.where}: stream needs a :many query, not :{stmt.kind}")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValidationError("batch_size", "must be a positive integer")
+        if stmt.variants is not None:
+            stmt = stmt.pick(params)
+        sql = stmt.bind(params)
+        return RowStream(_stream(db, stmt, sql, params, batch_size))
+
     def run_many(self, db: DatabaseLike, name: str, rows: Iterable[Mapping[str, Any]], /,
                  *, chunk_size: int = CHUNK_SIZE) -> int:
         """Run an ``:exec``/``:affected`` query once per row, all in one unit of work (the
@@ -895,6 +915,99 @@ class Queries:
                 total += max(cur.rowcount, 0)
                 chunk = _chunk(iterator, chunk_size)
         return total
+
+
+class RowStream:
+    """Rows as they arrive; closes its cursor on exhaustion, :meth:`close` or ``with`` exit."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: Generator[dict[str, Any], None, None]) -> None:
+        self._rows = rows
+
+    def __iter__(self) -> RowStream:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        return next(self._rows)
+
+    def close(self) -> None:
+        """Stop early: close the cursor and give the connection back (idempotent)."""
+        self._rows.close()
+
+    def __enter__(self) -> RowStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _stream(db: DatabaseLike, stmt: Statement, sql: str, params: dict[str, Any],
+            batch_size: int) -> Generator[dict[str, Any], None, None]:
+    """The generator behind :meth:`Queries.stream`. An early close arrives as GeneratorExit at
+    a ``yield``: it is caught, so the connection's context sees a clean exit (a caller's unit
+    of work is not doomed by a consumer that merely stopped reading)."""
+    dialect = db.dialect
+    # A PostgreSQL server-side cursor lives in a transaction: the caller's unit, or our own.
+    scope = db.transaction(readonly=True) if dialect == "postgresql" else db.connection()
+    with scope as conn:
+        cur = _stream_cursor(conn, dialect, batch_size)
+        try:
+            try:
+                cur.execute(sql, params)
+                rows = cur.fetchmany(batch_size)
+            except Exception as exc:
+                error = translate(exc, stmt, conn)
+                if error is None:
+                    raise
+                raise error from exc
+            if rows and not isinstance(rows[0], dict):  # SQLite: tuples, made dicts here
+                names = [d[0] for d in cur.description]
+                while rows:
+                    for values in rows:
+                        yield dict(zip(names, values, strict=True))
+                    rows = cur.fetchmany(batch_size)
+            while rows:
+                yield from rows
+                try:
+                    rows = cur.fetchmany(batch_size)
+                except Exception as exc:
+                    error = translate(exc, stmt, conn)
+                    if error is None:
+                        raise
+                    raise error from exc
+        except GeneratorExit:
+            pass
+        finally:
+            cur.close()  # PostgreSQL: CLOSE; MariaDB: reads off what is left; SQLite: reset
+
+
+_STREAMS = itertools.count()
+
+
+def _stream_cursor(conn: Any, dialect: str, batch_size: int) -> Any:
+    """A cursor that fetches as it goes, with dict rows, for one of the three drivers."""
+    if dialect == "postgresql":
+        from psycopg import Cursor
+        from psycopg.rows import dict_row
+
+        if getattr(conn, "begin_pending", False):  # the unit's lazy BEGIN, not yet sent
+            conn.begin_pending = False
+            Cursor(conn).execute("BEGIN")
+        cur = conn.cursor(name=f"agentdb_stream_{next(_STREAMS)}", row_factory=dict_row)
+        cur.itersize = batch_size
+        return cur
+    if dialect == "mysql":
+        from pymysql.cursors import SSDictCursor
+
+        if getattr(conn, "begin_pending", False):
+            conn.begin_pending = False
+            conn.begin()
+        return conn.cursor(SSDictCursor)
+    cur = conn.cursor()
+    cur.row_factory = None  # tuples: _stream zips them with the column names once fetched
+    cur.arraysize = batch_size
+    return cur
 
 
 def _chunk(rows: Iterator[Mapping[str, Any]], size: int) -> list[Mapping[str, Any]]:
@@ -1046,6 +1159,7 @@ __all__ = [
     "Kind",
     "Queries",
     "Query",
+    "RowStream",
     "Statement",
     "convert",
     "load",

@@ -168,3 +168,11 @@ WHERE id IN (
     LIMIT :chunk_size
     FOR UPDATE SKIP LOCKED
 );
+
+-- name: export_jobs :many
+-- Every job, oldest first, for agentdb.backup.export_jobs: it streams them (stream()), so a
+-- table of any size is written in constant memory.
+SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
+       created_at, updated_at, started_at, completed_at, duration, error_message
+FROM jobs
+ORDER BY created_at, id;

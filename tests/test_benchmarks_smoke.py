@@ -85,3 +85,15 @@ def test_explain_shows_each_list_filter_using_its_index(tmp_path: Path) -> None:
     assert "| sqlite  | workflow_id=" in out
     for index in ("status", "workflow_id", "tool_name"):
         assert f"USING INDEX ix_jobs_{index}_created_at ({index}=?)" in out
+
+
+def test_stream_benchmark_prints_the_peak_rss(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "stream.py"), "--rows", "20000",
+         "--database", f"sqlite:///{tmp_path / 'bench.db'}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| sqlite  |  20000 |" in done.stdout and "| yes " in done.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..queries import CHUNK_SIZE, Queries
+from ..queries import CHUNK_SIZE, STREAM_BATCH, Queries, RowStream
 
 if TYPE_CHECKING:
     from ..pool import Database
@@ -31,6 +31,11 @@ class Repository:
     def run(self, name: str, /, **params: Any) -> Any:
         """Run one named query; the result's shape follows its kind (``:one``, ``:many``...)."""
         return self.queries.run(self.db, name, **params)
+
+    def stream(self, name: str, /, *, batch_size: int = STREAM_BATCH,
+               **params: Any) -> RowStream:
+        """Rows of a ``:many`` query a batch at a time (see :meth:`Queries.stream`)."""
+        return self.queries.stream(self.db, name, batch_size=batch_size, **params)
 
     def run_many(self, name: str, rows: Iterable[Mapping[str, Any]], /, *,
                  chunk_size: int = CHUNK_SIZE) -> int:

@@ -96,4 +96,4 @@ def test_stream_benchmark_prints_the_peak_rss(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "| sqlite  |  20000 |" in done.stdout and "| yes " in done.stdout
+    assert "| sqlite  | 20000 |" in done.stdout and "| yes " in done.stdout

@@ -60,6 +60,12 @@ class Config:
     driver_args: Mapping[str, Any] = field(default_factory=dict)  # other URL query keys
 
     @property
+    def memory(self) -> bool:
+        """An in-memory SQLite database (``sqlite:///:memory:``): it lives while its Database
+        is open, in this process only."""
+        return self.dialect == "sqlite" and str(self.path).startswith((":memory:", "file:"))
+
+    @property
     def max_size(self) -> int:
         return self.pool_size + self.max_overflow
 
@@ -365,9 +371,9 @@ def parse_config(
         path = values["path"] = values.get("path") or values.get("database")
         if not path:
             raise ConfigError("sqlite needs path= (a database file)")
-        if path == ":memory:" or str(path).startswith("file::memory:"):
-            raise ConfigError("path=':memory:' cannot be pooled: each connection would see its "
-                              "own empty database; use a file (e.g. in a temporary directory)")
+        if path == ":memory:" or str(path).startswith(("file::memory:", "file:agentdb-memory-")):
+            # Each Database names its own shared-cache in-memory database (pool/sqlite.py).
+            values["path"] = ":memory:" if not str(path).startswith("file:agentdb-") else path
         for key in ("host", "port", "username", "password", "database"):
             values.pop(key, None)
     else:

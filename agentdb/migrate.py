@@ -203,6 +203,9 @@ def _locked(config: Config, backend: Any, timeout: float) -> Iterator[None]:
 @contextmanager
 def _session_lock(config: Config, backend: Any, deadline: float) -> Iterator[None]:
     """A lock the server (or, for SQLite, the kernel) drops when this process dies."""
+    if config.memory:  # one process only: yoyo's lock row is enough
+        yield
+        return
     if config.dialect == "sqlite":
         with _directory_lock(config, deadline):
             yield
@@ -376,6 +379,31 @@ def _read(config: Config, extra: Folders = ()) -> Any:
     return migrations
 
 
+def _backend(config: Config) -> Any:
+    """yoyo's backend for the database. An in-memory SQLite database is reached only through
+    its shared-cache URI (yoyo would open a file of that name), so there yoyo's SQLite backend
+    gets that connection instead."""
+    if not config.memory:
+        return yoyo.get_backend(yoyo_url(config, hide_password=False))
+    if config.path == ":memory:":
+        raise MigrationError("cannot migrate sqlite:///:memory: from a Config: each Database "
+                             "has its own in-memory database; pass the Database")
+    from yoyo.backends.core.sqlite3 import SQLiteBackend
+    from yoyo.connections import parse_uri
+
+    uri = str(config.path)
+
+    class MemoryBackend(SQLiteBackend):  # type: ignore[misc]
+        def connect(self, dburi: Any) -> Any:
+            conn = sqlite3.connect(uri, uri=True, detect_types=sqlite3.PARSE_DECLTYPES)
+            conn.isolation_level = None
+            return conn
+
+    backend = MemoryBackend(parse_uri("sqlite:///agentdb-memory"), "_yoyo_migration")
+    backend.init_database()
+    return backend
+
+
 @contextmanager
 def _guard(config: Config, action: str) -> Iterator[Any]:
     """A yoyo backend on its own connection, closed afterwards; any error from yoyo or the
@@ -383,7 +411,7 @@ def _guard(config: Config, action: str) -> Iterator[Any]:
     backend = None
     try:
         with _sqlite3_registry_kept() if config.dialect == "sqlite" else nullcontext():
-            backend = yoyo.get_backend(yoyo_url(config, hide_password=False))
+            backend = _backend(config)
             yield backend
     except AgentDBError:
         raise

@@ -148,32 +148,10 @@ _templates: dict[str, Any] = {}
 
 
 def _empty_tables(db: Database) -> None:
-    with db.connection() as conn:
-        cur = conn.cursor()
-        if db.dialect == "postgresql":
-            cur.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-                "AND tablename NOT LIKE '%yoyo%'"
-            )
-            tables = [r["tablename"] for r in cur.fetchall()]
-            # DELETE in one transaction takes milliseconds; TRUNCATE of 17 tables ~0.2 s.
-            cur.execute("BEGIN")  # every foreign key cascades or sets NULL: any order works
-            for t in tables:
-                cur.execute(f'DELETE FROM "{t}"')
-            cur.execute("COMMIT")
-        else:
-            cur.execute(
-                "SELECT table_name AS t FROM information_schema.tables "
-                "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' "
-                "AND table_name NOT LIKE '%yoyo%'"
-            )
-            tables = [r["t"] for r in cur.fetchall()]
-            cur.execute("SET FOREIGN_KEY_CHECKS = 0")
-            try:
-                for t in tables:
-                    cur.execute(f"DELETE FROM `{t}`")
-            finally:
-                cur.execute("SET FOREIGN_KEY_CHECKS = 1")
+    """The plugin users get (agentdb.testing) empties tables the same way."""
+    from agentdb.testing import empty_tables
+
+    empty_tables(db)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,10 @@ in it rolls all of it back. Statements outside a unit run bare, in autocommit: o
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
+import uuid
 import weakref
 from collections import deque
 from threading import Lock
@@ -45,6 +47,11 @@ class Database:
     """A pool of connections to one database, and the units of work run on it."""
 
     def __init__(self, config: Config) -> None:
+        if config.memory and config.path == ":memory:":
+            # One named shared-cache in-memory database per Database: every pooled connection
+            # opens this URI and sees the same data; the backend keeps it alive while open.
+            name = f"file:agentdb-memory-{uuid.uuid4().hex}?mode=memory&cache=shared"
+            config = dataclasses.replace(config, path=name)
         self.config = config
         self.dialect = config.dialect
         self._backend: Backend | None = _backend_class(config.dialect)(config)
@@ -52,6 +59,9 @@ class Database:
         self._waits: deque[float] = deque(maxlen=4096)  # recent checkout waits, seconds
         # SQLite: the per-file lock this process's writers queue on (see pool/sqlite.py)
         self._write_lock = _sqlite_write_lock(config) if config.dialect == "sqlite" else None
+        # Shared cache locks tables, not the file, and answers a conflict at once (SQLITE_LOCKED,
+        # no busy wait): in memory, reads queue on the writer lock too.
+        self._lock_reads = config.memory
         self._closed = False
         _LIVE.add(self)
 
@@ -75,7 +85,7 @@ class Database:
         unit: _Unit | None = getattr(self._local, "unit", None)
         if write and unit is not None and unit.readonly:
             raise TransactionError("cannot write inside a read-only unit of work")
-        if write and unit is None and self._write_lock is not None:
+        if unit is None and self._write_lock is not None and (write or self._lock_reads):
             # One SQLite statement in autocommit takes its write lock before it reads, and the
             # busy handler retries it whole: as safe as BEGIN IMMEDIATE, without two statements.
             return _Borrow(self, None, self._write_lock)

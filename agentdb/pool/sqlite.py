@@ -84,8 +84,11 @@ class SQLiteBackend(Backend):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.path = str(config.path)
+        self.memory = bool(config.memory)
         self.write_lock = write_lock(self.path)
         self._slots = Slots(config)
+        # In memory, the database lives as long as one connection to it is open: this one.
+        self._anchor = self._open() if self.memory else None
         self.putconn(self.getconn())  # fail now if the file cannot be opened
 
     def _open(self) -> SQLiteConnection:
@@ -93,6 +96,7 @@ class SQLiteBackend(Backend):
         try:
             conn = sqlite3.connect(
                 self.path,
+                uri=self.memory,
                 timeout=self.config.busy_timeout / 1000,
                 isolation_level=None,  # autocommit; we issue BEGIN ourselves
                 check_same_thread=False,  # the pool hands connections between threads
@@ -103,7 +107,8 @@ class SQLiteBackend(Backend):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error:
+        except sqlite3.Error as error:
+            exc = error
             self._slots.failed()
             if not os.path.isdir(directory):
                 exc = sqlite3.OperationalError(f"directory {directory} does not exist")
@@ -133,7 +138,8 @@ class SQLiteBackend(Backend):
             conn.close()
 
     def start(self, conn: SQLiteConnection, readonly: bool) -> None:
-        conn.pending, conn.pending_readonly = True, readonly
+        # in memory (shared cache) a reader beside a writer fails at once: readers queue too
+        conn.pending, conn.pending_readonly = True, readonly and not self.memory
 
     def finish(self, conn: SQLiteConnection, commit: bool) -> None:
         conn.pending = False
@@ -156,12 +162,18 @@ class SQLiteBackend(Backend):
             idle, self._slots.idle = self._slots.idle, []
         for conn in idle:
             conn.close()
+        anchor, self._anchor = self._anchor, None
+        if anchor is not None:
+            anchor.close()  # the in-memory database goes with its last connection
 
     def abandon(self) -> None:
         # SQLite connections must not cross fork(); keep the parent's objects referenced (never
         # closed) in the child so their finalizers do not run against the parent's file locks.
         _ORPHANS.extend(self._slots.idle)
         self._slots.idle = []
+        if self._anchor is not None:
+            _ORPHANS.append(self._anchor)
+            self._anchor = None
 
 
 _ORPHANS: list[sqlite3.Connection] = []

@@ -8,6 +8,7 @@ in it rolls all of it back. Statements outside a unit run bare, in autocommit: o
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import threading
 import uuid
@@ -75,7 +76,14 @@ class Database:
         """
         return _Unit(self, readonly)
 
-    transaction = acquire
+    def transaction(self, readonly: bool = False, *, savepoint: bool = False) -> _Unit | _Savepoint:
+        """A unit of work, as :meth:`acquire`. With ``savepoint=True`` inside a unit, the block
+        is a savepoint: an exception out of it rolls back only the block (then propagates), and
+        the outer unit goes on; the outer unit's own rollback still undoes all of it. Outside a
+        unit, ``savepoint=True`` is an ordinary unit of work."""
+        if savepoint and getattr(self._local, "unit", None) is not None:
+            return _Savepoint(self)
+        return _Unit(self, readonly)
 
     def connection(self, write: bool = False) -> _Unit | _Borrow:
         """A connection for statements that need no unit of their own: the current unit's if
@@ -244,6 +252,46 @@ class _Unit:
         if exc_type is None and self.doomed:
             raise TransactionError("an inner block of this unit of work failed; all of it was "
                                    "rolled back")
+
+
+class _Savepoint:
+    """``db.transaction(savepoint=True)`` inside a unit: SAVEPOINT, then RELEASE on success or
+    ROLLBACK TO on an exception, which undoes the block (and forgives failures inside it)."""
+
+    __slots__ = ("doomed", "name", "unit")
+
+    def __init__(self, db: Database) -> None:
+        self.unit: _Unit = db._local.unit
+
+    def __enter__(self) -> Any:
+        unit = self.unit
+        self.name = f"agentdb_sp{next(_SAVEPOINT_IDS)}"
+        self.doomed = unit.doomed  # what the unit was before the block; restored on rollback
+        unit.conn.cursor().execute(f"SAVEPOINT {self.name}")  # opens the lazy BEGIN first
+        return unit.conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        unit = self.unit
+        try:
+            cur = unit.conn.cursor()
+            if exc_type is None:
+                cur.execute(f"RELEASE SAVEPOINT {self.name}")
+                return
+            cur.execute(f"ROLLBACK TO SAVEPOINT {self.name}")
+            cur.execute(f"RELEASE SAVEPOINT {self.name}")
+            unit.doomed = self.doomed  # the block's failures are undone with it
+        except Exception as err:
+            unit.doomed = True  # the savepoint could not be ended: the whole unit rolls back
+            if exc_type is None:
+                raise TransactionError(f"could not release savepoint: {err}") from err
+
+
+_SAVEPOINT_IDS = itertools.count(1)
 
 
 class _Borrow:

@@ -105,7 +105,7 @@ def test_environment_database_url_then_db_variables_then_default() -> None:
         ({"url": "postgresql://h/db?no_such_option=1"}, "no_such_option"),
         ({"url": "mysql://h/db?no_such_option=1"}, "no_such_option"),
         ({"url": "sqlite:///x.db?foo=1"}, "foo"),
-        ({"url": "sqlite:///:memory:"}, "memory"),
+        ({"url": "postgresql://h/db?pooling=sometimes"}, "pooling"),
         ({"url": "postgresql://h:notaport/db"}, "port"),
         ({"dialect": "mssql"}, "mssql"),
     ],

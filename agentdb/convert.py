@@ -43,6 +43,13 @@ def _json_default(value: Any) -> Any:
 dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
+class JsonText(str):
+    """JSON already encoded and checked (:func:`agentdb.validate.json_encoded`): adapters bind
+    it as JSON without encoding it a second time."""
+
+    __slots__ = ()
+
+
 def _json(name: str, value: Any) -> str:
     try:
         return dumps(value)
@@ -69,22 +76,36 @@ def _common(name: str, value: Any) -> Any:
 _jsonb: Any = None
 
 
-def adapt_postgresql(name: str, value: Any) -> Any:
+def _jsonb_of(text: str) -> Any:
     global _jsonb
+    if _jsonb is None:
+        from psycopg.types.json import Jsonb
+
+        _jsonb = Jsonb
+    return _jsonb(text, str)  # already dumped: psycopg sends it as is
+
+
+def adapt_postgresql(name: str, value: Any) -> Any:
+    kind = type(value)
+    if kind is datetime and value.tzinfo is UTC:  # what agentdb stamps: nothing to check
+        return value
+    if kind is JsonText:
+        return _jsonb_of(value)
     value = _common(name, value)
     if isinstance(value, datetime):
         _utc(name, value)
         return value
     if isinstance(value, dict | list | tuple):
-        if _jsonb is None:
-            from psycopg.types.json import Jsonb
-
-            _jsonb = Jsonb
-        return _jsonb(_json(name, value), str)  # dumped here, so a bad value fails named
+        return _jsonb_of(_json(name, value))  # dumped here, so a bad value fails named
     return value
 
 
 def adapt_mysql(name: str, value: Any) -> Any:
+    kind = type(value)
+    if kind is datetime and value.tzinfo is UTC:
+        return value.replace(tzinfo=None)
+    if kind is JsonText:
+        return str(value)
     value = _common(name, value)
     if isinstance(value, datetime):
         return _utc(name, value).replace(tzinfo=None)
@@ -94,6 +115,11 @@ def adapt_mysql(name: str, value: Any) -> Any:
 
 
 def adapt_sqlite(name: str, value: Any) -> Any:
+    kind = type(value)
+    if kind is datetime and value.tzinfo is UTC:
+        return value.isoformat(timespec="microseconds")
+    if kind is JsonText:
+        return str(value)
     value = _common(name, value)
     if isinstance(value, datetime):
         return _utc(name, value).isoformat(timespec="microseconds")
@@ -176,6 +202,7 @@ def to_bool(value: Any) -> bool:
 __all__ = [
     "ADAPTERS",
     "PLAIN",
+    "JsonText",
     "adapt_mysql",
     "adapt_postgresql",
     "adapt_sqlite",

@@ -28,7 +28,7 @@ import difflib
 import functools
 import itertools
 import re
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,7 @@ from .errors import (
     QueryError,
     ValidationError,
 )
+from .rows import Converter, converter
 
 Kind = Literal["one", "many", "scalar", "affected", "exec"]
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -360,32 +361,54 @@ def _template(tokens: list[Token], choices: Mapping[str, tuple[str, ...]],
     return [t for t in template if t[1]]
 
 
-def _fetch_one(cur: Any, stmt: Statement) -> Any:
+def _rows(cur: Any, stmt: Statement, record: type | None, row: Sequence[Any]) -> Converter:
+    """The statement's converter for ``record`` (None: dicts), built from the cursor's columns
+    at the first row and kept; rebuilt if the row's width changes (a ``SELECT *`` after a
+    migration)."""
+    convert = stmt.converters.get(record)
+    if convert is None or convert.width != len(row):  # type: ignore[attr-defined]
+        columns = [d[0] for d in cur.description]
+        convert = converter(record, columns, stmt.dialect, stmt.where)
+        stmt.converters[record] = convert
+    return convert
+
+
+def _fetch_one(cur: Any, stmt: Statement, record: type | None) -> Any:
     row = cur.fetchone()
-    if row is not None and cur.fetchone() is not None:
+    if row is None:
+        return None
+    if cur.fetchone() is not None:
         raise QueryError(f"{stmt.where}: a :one query returned more than one row")
-    return row
+    convert = stmt.converters.get(record)
+    if convert is None or convert.width != len(row):  # type: ignore[attr-defined]
+        convert = _rows(cur, stmt, record, row)
+    return convert(row)
 
 
-def _fetch_many(cur: Any, stmt: Statement) -> Any:
+def _fetch_many(cur: Any, stmt: Statement, record: type | None) -> Any:
     rows = cur.fetchall()
-    return rows if type(rows) is list else list(rows)
+    if not rows:
+        return []
+    convert = stmt.converters.get(record)
+    if convert is None or convert.width != len(rows[0]):  # type: ignore[attr-defined]
+        convert = _rows(cur, stmt, record, rows[0])
+    return list(map(convert, rows))
 
 
-def _fetch_scalar(cur: Any, stmt: Statement) -> Any:
+def _fetch_scalar(cur: Any, stmt: Statement, record: type | None) -> Any:
     row = cur.fetchone()
-    return None if row is None else next(iter(row.values()))
+    return None if row is None else row[0]
 
 
-def _fetch_affected(cur: Any, stmt: Statement) -> Any:
+def _fetch_affected(cur: Any, stmt: Statement, record: type | None) -> Any:
     return cur.rowcount
 
 
-def _fetch_exec(cur: Any, stmt: Statement) -> Any:
+def _fetch_exec(cur: Any, stmt: Statement, record: type | None) -> Any:
     return None
 
 
-_FETCH: dict[str, Callable[[Any, Statement], Any]] = {
+_FETCH: dict[str, Callable[[Any, Statement, type | None], Any]] = {
     "one": _fetch_one,
     "many": _fetch_many,
     "scalar": _fetch_scalar,
@@ -394,13 +417,50 @@ _FETCH: dict[str, Callable[[Any, Statement], Any]] = {
 }
 
 
+def _pg_cursor(conn: Any) -> Any:
+    from psycopg.rows import tuple_row
+
+    global _PG_TUPLE_ROW
+    _PG_TUPLE_ROW = tuple_row
+    _CURSOR["postgresql"] = _pg_tuple_cursor
+    return conn.cursor(row_factory=tuple_row)
+
+
+_PG_TUPLE_ROW: Any = None
+
+
+def _pg_tuple_cursor(conn: Any) -> Any:
+    return conn.cursor(row_factory=_PG_TUPLE_ROW)
+
+
+def _mysql_cursor(conn: Any) -> Any:
+    from .pool.mysql import LazyBeginTupleCursor
+
+    return conn.cursor(LazyBeginTupleCursor)
+
+
+def _sqlite_cursor(conn: Any) -> Any:
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples, built in C
+    return cur
+
+
+# A cursor with tuple rows (the drivers' cheapest), whatever the connection's default: users of
+# db.acquire() keep their dict rows, queries convert tuples themselves (see agentdb.rows).
+_CURSOR: dict[str, Callable[[Any], Any]] = {
+    "postgresql": _pg_cursor,
+    "mysql": _mysql_cursor,
+    "sqlite": _sqlite_cursor,
+}
+
+
 class Statement:
     """One query as one dialect's driver receives it; everything a call needs, precomputed."""
 
     __slots__ = (
-        "adapt", "aggregate", "choices", "count", "dialect", "dropped", "expanding", "fetch",
-        "file", "kind", "known", "line", "mark", "name", "names", "negated", "optional",
-        "params", "parts", "sql", "template", "variants", "writes",
+        "adapt", "aggregate", "choices", "converters", "count", "cursor", "dialect", "dropped",
+        "expanding", "fetch", "file", "kind", "known", "line", "mark", "name", "names",
+        "negated", "optional", "params", "parts", "sql", "template", "variants", "writes",
     )
 
     template: Template | None  # for a query with optional conditions or choices
@@ -412,6 +472,8 @@ class Statement:
         self.name, self.kind, self.file, self.line = block.name, block.kind, block.file, block.line
         self.dialect, self.aggregate = dialect, aggregate
         self.fetch = _FETCH[block.kind]
+        self.cursor = _CURSOR[dialect]
+        self.converters: dict[type | None, Converter] = {}  # per record class; None: dicts
         self.adapt: Adapter = ADAPTERS[dialect]
         self.mark = _mark(dialect)
         try:
@@ -545,9 +607,10 @@ class Statement:
         chosen = {c: v for c, v in zip(self.choices, key[len(self.optional):], strict=True)
                   if v is not None}
         variant = Statement.__new__(Statement)
-        for slot in ("aggregate", "adapt", "choices", "dialect", "fetch", "file", "kind",
-                     "line", "mark", "name"):
+        for slot in ("aggregate", "adapt", "choices", "cursor", "dialect", "fetch", "file",
+                     "kind", "line", "mark", "name"):
             setattr(variant, slot, getattr(self, slot))
+        variant.converters = {}
         variant.template, variant.optional, variant.variants = None, (), None
         variant._compile(self._tokens(kept, chosen))
         variant.known = self.known
@@ -834,9 +897,12 @@ class Queries:
                 raise QueryError(f"unknown dialect {dialect!r}") from None
             raise self._unknown(name) from None
 
-    def run(self, db: DatabaseLike, name: str, /, **params: Any) -> Any:
+    def run(self, db: DatabaseLike, name: str, record: type | None = None, /,
+            **params: Any) -> Any:
         """Run one query: bare (one round trip) outside a unit of work, on the unit's connection
-        inside one. Returns per kind: dict | None, list[dict], a value, a row count, None."""
+        inside one. Returns per kind: dict | None, list[dict], a value, a row count, None.
+        With a ``record`` dataclass, ``:one``/``:many`` rows come back as records instead,
+        built straight from the driver's tuples (see :mod:`agentdb.rows`)."""
         try:
             stmt = self._by_dialect[db.dialect][name]
         except KeyError:
@@ -853,10 +919,10 @@ class Queries:
                     sql = stmt.bind(params)
                     break
         with db.connection(stmt.writes) as conn:
-            cur = conn.cursor()
+            cur = stmt.cursor(conn)
             try:
                 cur.execute(sql, params)
-                return stmt.fetch(cur, stmt)
+                return stmt.fetch(cur, stmt, record)
             except Exception as exc:
                 error = translate(exc, stmt, conn)
                 if error is None:
@@ -900,7 +966,7 @@ class Queries:
         if not chunk:
             return 0
         with db.transaction() as conn:
-            cur = conn.cursor()
+            cur = stmt.cursor(conn)
             while chunk:
                 args = [dict(row) for row in chunk]
                 for row_params in args:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
+
+from .rows import Converter, converter
 
 SECRET = {"secret": True}  # dataclasses.field(metadata=SECRET, repr=False): never in to_dict()
 
@@ -34,9 +36,22 @@ class Record:
     __slots__ = ()
     __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        """A record from a dict row, whatever driver produced it (queries build records
+        straight from tuple rows instead; this is for rows from elsewhere)."""
+        keys = tuple(row)
+        convert = _FROM_ROW.get((cls, keys))
+        if convert is None:
+            convert = _FROM_ROW[(cls, keys)] = converter(cls, keys, "any", cls.__name__)
+        return convert(tuple(row.values()))  # type: ignore[no-any-return]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             f.name: _plain(getattr(self, f.name))
             for f in dataclasses.fields(self)
             if not f.metadata.get("secret")
         }
+
+
+_FROM_ROW: dict[tuple[type, tuple[str, ...]], Converter] = {}

@@ -8,20 +8,26 @@ text (sort columns, directions) only ever come from a whitelist.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
+from .convert import JsonText
 from .errors import ValidationError
 
 E = TypeVar("E", bound=Enum)
 
 
 def new_id() -> str:
-    """A new record id: a UUID4 string, the same on every backend."""
-    return str(uuid.uuid4())
+    """A new record id: a UUID4 string, the same on every backend (what ``str(uuid.uuid4())``
+    gives, formatted directly: a third of the cost)."""
+    b = bytearray(os.urandom(16))
+    b[6] = b[6] & 0x0F | 0x40  # version 4
+    b[8] = b[8] & 0x3F | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def utcnow() -> datetime:
@@ -98,18 +104,32 @@ def aware(field: str, value: Any, *, required: bool = False) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def json_value(field: str, value: Any, *, max_bytes: int = 16 * 1024 * 1024) -> Any:
-    """A value JSON can hold exactly (dicts with string keys, lists, str, numbers, bools)."""
+MAX_JSON_BYTES = 16 * 1024 * 1024
+
+
+def json_encoded(field: str, value: Any, *, max_bytes: int = MAX_JSON_BYTES) -> JsonText | None:
+    """A value JSON can hold exactly (dicts with string keys, lists, str, numbers, bools),
+    checked and encoded once: the result binds as JSON on every dialect without a second
+    ``json.dumps``."""
     if value is None:
         return None
     try:
-        encoded = json.dumps(value, allow_nan=False, ensure_ascii=False)
+        encoded = _dumps(value)
     except (TypeError, ValueError) as exc:
         raise ValidationError(field, f"must be JSON-serializable: {exc}") from None
-    if len(encoded.encode()) > max_bytes:
+    if len(encoded) * 4 > max_bytes and len(encoded.encode()) > max_bytes:
         raise ValidationError(field, f"must be at most {max_bytes} bytes as JSON")
     if _has_non_str_keys(value):
         raise ValidationError(field, "object keys must be strings")
+    return JsonText(encoded)
+
+
+_dumps = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode
+
+
+def json_value(field: str, value: Any, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """A value JSON can hold exactly (dicts with string keys, lists, str, numbers, bools)."""
+    json_encoded(field, value, max_bytes=max_bytes)
     return value
 
 
@@ -129,10 +149,16 @@ def _has_non_str_keys(value: Any) -> bool:
 
 
 def json_object(field: str, value: Any) -> dict[str, Any] | None:
+    return json_object_encoded(field, value)[0]
+
+
+def json_object_encoded(field: str,
+                        value: Any) -> tuple[dict[str, Any] | None, JsonText | None]:
+    """A JSON object: a copy of it (for the record) and its checked encoding (to bind)."""
     if value is not None and not isinstance(value, Mapping):
         raise ValidationError(field, f"must be a JSON object (dict), got {type(value).__name__}")
-    result = json_value(field, value)
-    return dict(result) if result is not None else None
+    encoded = json_encoded(field, value)
+    return (dict(value) if value is not None else None), encoded
 
 
 def enum(cls: type[E], field: str, value: Any) -> E:

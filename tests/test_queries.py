@@ -9,6 +9,7 @@ create themselves.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import uuid
@@ -26,6 +27,7 @@ from agentdb import ConflictError, DatabaseUnavailable, QueryError, ValidationEr
 from agentdb.convert import adapt_mysql, adapt_postgresql, adapt_sqlite, from_json, to_bool, to_utc
 from agentdb.pool import Database
 from agentdb.queries import KINDS, PARAM, Queries, convert, load, scan, sql_dir
+from agentdb.records import Record
 
 FIXTURES = Path(__file__).parent / "sql_fixtures"
 
@@ -291,6 +293,7 @@ def test_property_placeholders_found_are_exactly_the_generated_ones(
 
 class Color(enum.StrEnum):
     RED = "red"
+    BLUE = "blue"
 
 
 AT = datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
@@ -463,6 +466,57 @@ def test_datetimes_round_trip_as_utc_and_order_correctly(qdb: Database) -> None:
 def test_enums_are_stored_by_value(qdb: Database) -> None:
     Q.run(qdb, "add_item", **item(1, label=Color.RED))
     assert Q.run(qdb, "get_item", id=1)["label"] == "red"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ItemRecord(Record):
+    id: int
+    label: Color
+    data: dict[str, Any] | None
+    at: datetime | None
+    flag: bool | None
+    qty: int | None
+    body: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Loose:  # not slotted: built by a positional call instead of slot by slot
+    id: int
+    label: str
+    qty: int = 7  # not in the query: the default fills in
+
+
+def test_records_come_straight_from_tuple_rows(qdb: Database) -> None:
+    at = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    Q.run(qdb, "add_item", **item(1, label=Color.RED, data={"a": [1, None]}, at=at, flag=True))
+    Q.run(qdb, "add_item", **item(2, label="blue", qty=4))
+    one = Q.run(qdb, "get_item", ItemRecord, id=1)
+    assert one == ItemRecord(1, Color.RED, {"a": [1, None]}, at, True, None, None)
+    assert Q.run(qdb, "get_item", ItemRecord, id=2).qty == 4
+    assert one.label is Color.RED and one.at is not None and one.at.tzinfo is UTC
+    assert one.flag is True and Q.run(qdb, "get_item", ItemRecord, id=2).flag is None
+    assert Q.run(qdb, "get_item", ItemRecord, id=9) is None
+    assert Q.run(qdb, "all_items", Loose) == [Loose(1, "red"), Loose(2, "blue")]
+    # dict rows for users who ask for no record, from the same statement's tuple cursor
+    assert Q.run(qdb, "all_items") == [{"id": 1, "label": "red"}, {"id": 2, "label": "blue"}]
+    assert ItemRecord.from_row(Q.run(qdb, "get_item", id=1)) == one
+
+
+def test_a_record_field_the_query_does_not_return_is_named(qdb: Database) -> None:
+    Q.run(qdb, "add_item", **item(1))
+    with pytest.raises(QueryError, match=r"all_items\): returns no column 'data', which "
+                                         r"ItemRecord needs"):
+        Q.run(qdb, "all_items", ItemRecord)
+
+
+def test_converters_are_generated_once_per_record(qdb: Database) -> None:
+    Q.run(qdb, "add_item", **item(1))
+    stmt = Q._statement(qdb.dialect, "all_items")
+    Q.run(qdb, "all_items", Loose)
+    first = stmt.converters[Loose]
+    Q.run(qdb, "all_items", Loose)
+    assert stmt.converters[Loose] is first
+    assert "_record(" in first.source and "r[1]" in first.source  # positional, by index
 
 
 def test_in_lists_on_the_server(qdb: Database) -> None:

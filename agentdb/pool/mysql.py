@@ -16,19 +16,23 @@ from __future__ import annotations
 
 import os
 import weakref
+from datetime import datetime
 from time import monotonic
 from typing import Any
 
 import pymysql
 import pymysql.constants.CLIENT
+import pymysql.converters
 import pymysql.cursors
 from dbutils.pooled_db import PooledDB
+from pymysql.constants import FIELD_TYPE
 
 from .base import Backend, Counts, Slots
 
 
-class LazyBeginCursor(pymysql.cursors.DictCursor):  # type: ignore[misc]
-    """Dict rows, and the unit of work's BEGIN sent just before its first statement."""
+class LazyBeginTupleCursor(pymysql.cursors.Cursor):  # type: ignore[misc]
+    """Tuple rows (what agentdb's queries fetch: PyMySQL's cheapest cursor), and the unit of
+    work's BEGIN sent just before its first statement."""
 
     def execute(self, query: Any, args: Any = None) -> int:
         conn = self.connection
@@ -36,6 +40,25 @@ class LazyBeginCursor(pymysql.cursors.DictCursor):  # type: ignore[misc]
             conn.begin_pending = False
             conn.begin()
         return super().execute(query, args)  # type: ignore[no-any-return]
+
+
+class LazyBeginCursor(pymysql.cursors.DictCursorMixin, LazyBeginTupleCursor):  # type: ignore[misc]
+    """Dict rows (the connection's default, for users of ``db.acquire()``), lazy BEGIN."""
+
+
+def _datetime(text: Any) -> Any:
+    """DATETIME/TIMESTAMP text as a naive datetime: ``datetime.fromisoformat`` in C, about 5x
+    cheaper than PyMySQL's regex parser, which stays the fallback for what it cannot read
+    (zero dates, which PyMySQL returns as text)."""
+    try:
+        return datetime.fromisoformat(text if type(text) is str else text.decode("ascii"))
+    except ValueError:
+        return pymysql.converters.convert_datetime(text)
+
+
+_CONVERSIONS = dict(pymysql.converters.conversions)
+_CONVERSIONS[FIELD_TYPE.DATETIME] = _datetime
+_CONVERSIONS[FIELD_TYPE.TIMESTAMP] = _datetime
 
 
 class MySQLConnection(pymysql.connections.Connection):  # type: ignore[misc]
@@ -88,6 +111,7 @@ class MySQLBackend(Backend):
             "connect_timeout": c.connect_timeout,
             "autocommit": True,
             "cursorclass": LazyBeginCursor,
+            "conv": _CONVERSIONS,
             # rowcount = rows matched, not rows changed: what PostgreSQL and SQLite report
             "client_flag": pymysql.constants.CLIENT.FOUND_ROWS,
             # PostgreSQL's default isolation: a locking read then MAX()+1 sees the latest rows,

@@ -28,9 +28,10 @@ class Repository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def run(self, name: str, /, **params: Any) -> Any:
-        """Run one named query; the result's shape follows its kind (``:one``, ``:many``...)."""
-        return self.queries.run(self.db, name, **params)
+    def run(self, name: str, record: type | None = None, /, **params: Any) -> Any:
+        """Run one named query; the result's shape follows its kind (``:one``, ``:many``...);
+        ``:one``/``:many`` rows are ``record`` instances when one is given, else dicts."""
+        return self.queries.run(self.db, name, record, **params)
 
     def stream(self, name: str, /, *, batch_size: int = STREAM_BATCH,
                **params: Any) -> RowStream:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
 from .. import validate as v
-from ..convert import from_json, to_utc
+from ..convert import JsonText
 from ..errors import NotFound, ValidationError
 from ..queries import load
 from ..records import Record
+from ..rows import JSON
 from .base import Repository
 
 MAX_NAME = 255  # tool_name, worker_id: VARCHAR(255)
@@ -88,26 +89,6 @@ class Job(Record):
     duration: float | None  # seconds from started_at to completed_at
     error_message: str | None
 
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Job:
-        return cls(
-            id=row["id"],
-            tool_name=row["tool_name"],
-            status=_STATUS[row["status"]],
-            priority=row["priority"],
-            parameters=from_json(row["parameters"]),
-            batch_id=row["batch_id"],
-            workflow_id=row["workflow_id"],
-            user_id=row["user_id"],
-            worker_id=row["worker_id"],
-            created_at=to_utc(row["created_at"]),  # type: ignore[arg-type]  # NOT NULL
-            updated_at=to_utc(row["updated_at"]),  # type: ignore[arg-type]  # NOT NULL
-            started_at=to_utc(row["started_at"]),
-            completed_at=to_utc(row["completed_at"]),
-            duration=row["duration"],
-            error_message=row["error_message"],
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class JobResult(Record):
@@ -115,19 +96,8 @@ class JobResult(Record):
     stdout: str | None
     stderr: str | None
     return_code: int | None
-    output_files: Any  # any JSON value, typically a list of paths
+    output_files: Any = field(metadata=JSON)  # any JSON value, typically a list of paths
     created_at: datetime  # when it was (last) saved
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> JobResult:
-        return cls(
-            job_id=row["job_id"],
-            stdout=row["stdout"],
-            stderr=row["stderr"],
-            return_code=row["return_code"],
-            output_files=from_json(row["output_files"]),
-            created_at=to_utc(row["created_at"]),  # type: ignore[arg-type]  # NOT NULL
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +107,6 @@ class JobLog(Record):
     level: str
     message: str
     created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> JobLog:
-        return cls(
-            id=int(row["id"]),
-            job_id=row["job_id"],
-            level=row["level"],
-            message=row["message"],
-            created_at=to_utc(row["created_at"]),  # type: ignore[arg-type]  # NOT NULL
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,19 +146,20 @@ class JobStore(Repository):
                workflow_id: str | None = None, user_id: str | None = None,
                batch_id: str | None = None) -> Job:
         """A new pending job (one INSERT; the record is built from what was written)."""
-        row = _new_job("", tool_name, parameters, priority, workflow_id, user_id,
+        document, encoded = v.json_object_encoded("parameters", parameters)
+        row = _new_job("", tool_name, encoded, priority, workflow_id, user_id,
                        v.identifier("batch_id", batch_id), v.utcnow())
         self.run("insert_job", **row)
         now = row["created_at"]
-        return Job(row["id"], row["tool_name"], JobStatus.PENDING, row["priority"],
-                   row["parameters"], row["batch_id"], row["workflow_id"], row["user_id"], None,
-                   now, now, None, None, None, None)
+        return Job(row["id"], row["tool_name"], JobStatus.PENDING, row["priority"], document,
+                   row["batch_id"], row["workflow_id"], row["user_id"], None, now, now, None,
+                   None, None, None)
 
     def get(self, job_id: str) -> Job:
-        row = self.run("get_job", id=_id("job_id", job_id))
-        if row is None:
+        job: Job | None = self.run("get_job", Job, id=_id("job_id", job_id))
+        if job is None:
             raise NotFound("job", job_id)
-        return Job.from_row(row)
+        return job
 
     def delete(self, job_id: str) -> None:
         """Delete a job with its result and logs (ON DELETE CASCADE); NotFound if missing."""
@@ -243,12 +204,12 @@ class JobStore(Repository):
 
     def _after_change(self, job_id: str, changed: int, target: JobStatus) -> Job:
         """The job after a conditional UPDATE; if it changed nothing, say why."""
-        row = self.run("get_job", id=job_id)
-        if row is None:
+        job: Job | None = self.run("get_job", Job, id=job_id)
+        if job is None:
             raise NotFound("job", job_id)
         if not changed:
-            raise ValidationError("status", f"a {row['status']} job cannot become {target}")
-        return Job.from_row(row)
+            raise ValidationError("status", f"a {job.status} job cannot become {target}")
+        return job
 
     # -- the work queue ------------------------------------------------------------------------
 
@@ -260,16 +221,16 @@ class JobStore(Repository):
         tool_name = _name("tool_name", tool_name, required=False)
         now = v.utcnow()
         if self.db.dialect in _ONE_STATEMENT_CLAIM:
-            row = self.run("claim_next_job", worker_id=worker_id, tool_name=tool_name, now=now)
-            return None if row is None else Job.from_row(row)
+            claimed: Job | None = self.run("claim_next_job", Job, worker_id=worker_id,
+                                           tool_name=tool_name, now=now)
+            return claimed
         with self.db.transaction():
-            row = self.run("lock_next_job", tool_name=tool_name)
-            if row is None:
+            job: Job | None = self.run("lock_next_job", Job, tool_name=tool_name)
+            if job is None:
                 return None
-            self.run("mark_claimed", id=row["id"], worker_id=worker_id, now=now)
-        claimed = {**row, "status": "running", "worker_id": worker_id, "started_at": now,
-                   "updated_at": now}
-        return Job.from_row(claimed)
+            self.run("mark_claimed", id=job.id, worker_id=worker_id, now=now)
+        return replace(job, status=JobStatus.RUNNING, worker_id=worker_id, started_at=now,
+                       updated_at=now)
 
     # -- batches -------------------------------------------------------------------------------
 
@@ -287,7 +248,8 @@ class JobStore(Repository):
                 raise ValidationError(where, f"unknown field(s) {', '.join(sorted(unknown))}; "
                                              f"allowed: {', '.join(sorted(_BATCH_FIELDS))}")
             rows.append(_new_job(
-                where + ".", spec.get("tool_name"), spec.get("parameters"),
+                where + ".", spec.get("tool_name"),
+                v.json_object_encoded(where + ".parameters", spec.get("parameters"))[1],
                 spec.get("priority", 0), spec.get("workflow_id"), spec.get("user_id"),
                 batch_id, now,
             ))
@@ -298,8 +260,9 @@ class JobStore(Repository):
 
     def get_batch_jobs(self, batch_id: str) -> builtins.list[Job]:
         """The batch's jobs, oldest first (then by id)."""
-        rows = self.run("get_batch_jobs", batch_id=_id("batch_id", batch_id))
-        return [Job.from_row(r) for r in rows]
+        jobs: builtins.list[Job] = self.run("get_batch_jobs", Job,
+                                            batch_id=_id("batch_id", batch_id))
+        return jobs
 
     # -- queries over many jobs ----------------------------------------------------------------
 
@@ -319,9 +282,9 @@ class JobStore(Repository):
         order = v.choice("sort_order", order, SORT_ORDERS)
         # sort_by and sort_order pick from the whitelists declared in sql/jobs.sql: the SQL
         # gets the option's text, never the caller's; each variant is compiled once.
-        rows = self.run("list_jobs", sort_by=column, sort_order=order, limit=limit,
-                        offset=offset, **filters)
-        return [Job.from_row(r) for r in rows]
+        jobs: builtins.list[Job] = self.run("list_jobs", Job, sort_by=column, sort_order=order,
+                                            limit=limit, offset=offset, **filters)
+        return jobs
 
     def count(self, status: JobStatus | JobStatusName | None = None, workflow_id: str | None = None,
               tool_name: str | None = None, batch_id: str | None = None,
@@ -384,8 +347,9 @@ class JobStore(Repository):
 
     def get_result(self, job_id: str) -> JobResult | None:
         """The job's result, or None while it has none (or there is no such job)."""
-        row = self.run("get_result", job_id=_id("job_id", job_id))
-        return None if row is None else JobResult.from_row(row)
+        result: JobResult | None = self.run("get_result", JobResult,
+                                            job_id=_id("job_id", job_id))
+        return result
 
     def add_log(self, job_id: str, level: LogLevel, message: str) -> JobLog:
         """Append a log line; ``level`` is one of LOG_LEVELS (any case). NotFound if no job."""
@@ -401,14 +365,16 @@ class JobStore(Repository):
 
     def get_logs(self, job_id: str) -> builtins.list[JobLog]:
         """The job's log lines in the order they were written."""
-        rows = self.run("get_logs", job_id=_id("job_id", job_id))
-        return [JobLog.from_row(r) for r in rows]
+        logs: builtins.list[JobLog] = self.run("get_logs", JobLog, job_id=_id("job_id", job_id))
+        return logs
 
 
-def _new_job(prefix: str, tool_name: Any, parameters: Any, priority: Any, workflow_id: Any,
-             user_id: Any, batch_id: str | None, now: datetime) -> dict[str, Any]:
+def _new_job(prefix: str, tool_name: Any, parameters: JsonText | None, priority: Any,
+             workflow_id: Any, user_id: Any, batch_id: str | None,
+             now: datetime) -> dict[str, Any]:
     """The insert_job parameters for one new job, every field checked (``prefix`` names the
-    item in a batch: ``jobs[3].tool_name``)."""
+    item in a batch: ``jobs[3].tool_name``); ``parameters`` comes checked and encoded, and
+    the id and ``now`` are ours: nothing is checked or encoded twice."""
     return {
         "id": v.new_id(),
         "tool_name": _name(prefix + "tool_name", tool_name, required=True),
@@ -417,7 +383,7 @@ def _new_job(prefix: str, tool_name: Any, parameters: Any, priority: Any, workfl
         "batch_id": batch_id,
         "workflow_id": v.identifier(prefix + "workflow_id", workflow_id),
         "user_id": v.identifier(prefix + "user_id", user_id),
-        "parameters": v.json_object(prefix + "parameters", parameters),
+        "parameters": parameters,
         "created_at": now,
     }
 

@@ -50,8 +50,9 @@ SET total_runs = total_runs + 1,
     updated_at = :now
 WHERE id = :id;
 
--- name: get_total_runs :scalar
-SELECT total_runs FROM tasks WHERE id = :id;
+-- name: get_run_budget :one
+-- The bumped total_runs (the new run's number) and the task's max_rounds.
+SELECT total_runs, max_rounds FROM tasks WHERE id = :id;
 
 -- name: insert_run :exec
 INSERT INTO task_runs (id, task_id, run_number, status, plan, results, error_message,

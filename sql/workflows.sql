@@ -13,11 +13,12 @@ FROM workflows
 WHERE id = :id;
 
 -- name: list_workflows :many
--- Oldest first; :owner_id is optional.
+-- Oldest first; :owner_id and :is_public are optional.
 SELECT id, name, description, owner_id, is_public, definition, created_at, updated_at
 FROM workflows
 WHERE TRUE
   /*if owner_id*/ AND owner_id = :owner_id /*end*/
+  /*if is_public*/ AND is_public = :is_public /*end*/
 ORDER BY created_at, id
 LIMIT :limit OFFSET :offset;
 

@@ -93,3 +93,29 @@ def test_health_is_a_typed_dict(db: Database) -> None:
     report: agentdb.HealthReport = db.health()
     assert set(report) == set(agentdb.HealthReport.__annotations__)
     assert report["status"] == "healthy" and report["error"] is None
+
+
+def test_workflows_listed_by_is_public(db: Database) -> None:
+    owner = agentdb.UserRepository(db).create("owner", "o@example.org", "a long password!")
+    repo = agentdb.WorkflowRepository(db)
+    public = repo.create(owner.id, "pub", {}, is_public=True)
+    private = repo.create(owner.id, "priv", {})
+    assert [w.id for w in repo.list(is_public=True)] == [public.id]
+    assert [w.id for w in repo.list(is_public=False, owner_id=owner.id)] == [private.id]
+    assert len(repo.list()) == 2
+    with pytest.raises(ValidationError, match="is_public"):
+        repo.list(is_public="yes")  # type: ignore[arg-type]
+
+
+def test_max_rounds_is_enforced(db: Database) -> None:
+    tasks = agentdb.TaskRepository(db)
+    task = tasks.create_task("bounded", max_rounds=3)
+    runs = [tasks.start_run(task.id) for _ in range(3)]
+    assert [r.run_number for r in runs] == [1, 2, 3]
+    with pytest.raises(agentdb.ConflictError, match="max_rounds=3"):
+        tasks.start_run(task.id)
+    assert tasks.get_task(task.id).total_runs == 3  # the refused start left no trace
+    tasks.update_task(task.id, max_rounds=4)
+    assert tasks.start_run(task.id).run_number == 4
+    unbounded = tasks.create_task("free")
+    assert [tasks.start_run(unbounded.id).run_number for _ in range(5)][-1] == 5

@@ -346,7 +346,9 @@ class TaskRepository(Repository):
 
     def start_run(self, task_id: str, plan: Any = None) -> TaskRun:
         """A new ``running`` run numbered after the task's last one (1, 2, 3 ... per task,
-        also under concurrency); bumps ``total_runs``."""
+        also under concurrency); bumps ``total_runs``. A task with ``max_rounds`` starts at
+        most that many runs: the next start raises ConflictError (checked under the task's
+        row lock, so concurrent starts cannot overshoot)."""
         task_id = _id("task_id", task_id)
         plan = v.json_value("plan", plan)
         now = v.utcnow()
@@ -354,7 +356,11 @@ class TaskRepository(Repository):
         with self.db.transaction():
             if not self.run("bump_total_runs", id=task_id, now=now):  # locks the task row
                 raise NotFound("task", task_id)
-            number = int(self.run("get_total_runs", id=task_id))
+            budget = self.run("get_run_budget", id=task_id)
+            number = int(budget["total_runs"])
+            if budget["max_rounds"] is not None and number > int(budget["max_rounds"]):
+                raise ConflictError(f"task {task_id} has run all its max_rounds="
+                                    f"{budget['max_rounds']} rounds; raise max_rounds to go on")
             self.run("insert_run", id=run_id, task_id=task_id, run_number=number, plan=plan,
                      started_at=now)
         return TaskRun(id=run_id, task_id=task_id, run_number=number, status=RunStatus.RUNNING,

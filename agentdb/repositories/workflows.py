@@ -194,12 +194,16 @@ class WorkflowRepository(Repository):
             raise NotFound("workflow", workflow_id)
         return Workflow.from_row(row)
 
-    def list(self, *, owner_id: str | None = None, limit: int = 100,
-             offset: int = 0) -> builtins.list[Workflow]:
-        """Workflows, oldest first; only ``owner_id``'s when given."""
+    def list(self, *, owner_id: str | None = None, is_public: bool | None = None,
+             limit: int = 100, offset: int = 0) -> builtins.list[Workflow]:
+        """Workflows, oldest first; only ``owner_id``'s, only public (``is_public=True``) or
+        only private ones (``False``) when given."""
         limit, offset = v.page(limit, offset)
         owner = None if owner_id is None else _id("owner_id", owner_id)
-        rows = self.run("list_workflows", owner_id=owner, limit=limit, offset=offset)
+        if is_public is not None and not isinstance(is_public, bool):
+            raise ValidationError("is_public", "must be a bool or None")
+        rows = self.run("list_workflows", owner_id=owner, is_public=is_public, limit=limit,
+                        offset=offset)
         return [Workflow.from_row(r) for r in rows]
 
     def update(self, workflow_id: str, *, name: str | None = None,

@@ -19,6 +19,7 @@ from .errors import (
 from .migrate import MigrationState, migrate, migration_status, rollback
 from .pool import Database, HealthReport, PoolManager, PoolStats, connect
 from .queries import Queries, load
+from .records import Record
 from .repositories import (
     AgentSummary,
     AgentVersion,
@@ -119,6 +120,7 @@ __all__ = [
     "PoolTimeout",
     "Queries",
     "QueryError",
+    "Record",
     "Repository",
     "RunStatus",
     "RunStatusName",

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from ..errors import QueryError
 from ..queries import CHUNK_SIZE, STREAM_BATCH, Queries, RowStream
 
 if TYPE_CHECKING:
     from ..pool import Database
+
+
+R = TypeVar("R")
 
 
 class Repository:
@@ -32,6 +36,25 @@ class Repository:
         """Run one named query; the result's shape follows its kind (``:one``, ``:many``...);
         ``:one``/``:many`` rows are ``record`` instances when one is given, else dicts."""
         return self.queries.run(self.db, name, record, **params)
+
+    def one(self, name: str, record: type[R], /, **params: Any) -> R | None:
+        """A ``:one`` query's row as a ``record`` (a dataclass, built straight from the
+        driver's tuple like agentdb's own records), or None; typed for your checker."""
+        self._expect(name, "one")
+        result: R | None = self.queries.run(self.db, name, record, **params)
+        return result
+
+    def many(self, name: str, record: type[R], /, **params: Any) -> list[R]:
+        """A ``:many`` query's rows as ``record`` instances; typed for your checker."""
+        self._expect(name, "many")
+        result: list[R] = self.queries.run(self.db, name, record, **params)
+        return result
+
+    def _expect(self, name: str, kind: str) -> None:
+        query = self.queries[name]  # QueryError (with a suggestion) for an unknown name
+        if query.kind != kind:
+            raise QueryError(f"{query.file}:{query.line}: {name} is :{query.kind}; "
+                             f"{'one' if kind == 'one' else 'many'}() needs a :{kind} query")
 
     def stream(self, name: str, /, *, batch_size: int = STREAM_BATCH,
                **params: Any) -> RowStream:

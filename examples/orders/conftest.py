@@ -1,0 +1,3 @@
+"""The example's tests use agentdb's pytest plugin: a migrated, clean database per test."""
+
+pytest_plugins = ["agentdb.testing"]

@@ -56,6 +56,17 @@ class ConflictError(AgentDBError):
     """A unique constraint refused the write (e.g. a taken username)."""
 
 
+class LeaseLost(AgentDBError):
+    """The caller does not hold the job's lease (it expired and the job was rescued, claimed
+    again or finished), so it may not finish, fail, heartbeat or save results for it."""
+
+    def __init__(self, job_id: str, worker_id: str | None, detail: str) -> None:
+        self.job_id = job_id
+        self.worker_id = worker_id
+        super().__init__(f"job {job_id!r}: worker {worker_id!r} does not hold its lease "
+                         f"({detail})")
+
+
 class PermissionDenied(AgentDBError):
     """The acting user lacks the permission the operation needs."""
 
@@ -77,6 +88,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "DatabaseUnavailable",
+    "LeaseLost",
     "MigrationError",
     "NotFound",
     "PermissionDenied",

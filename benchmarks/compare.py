@@ -41,7 +41,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter, process_time
 from typing import Any
@@ -92,9 +92,9 @@ class Context:
     def dialect(self) -> str:
         return self.config.dialect
 
-    def now(self) -> Any:
+    def now(self, after: float = 0.0) -> Any:
         """A timestamp as this dialect's driver takes it (what agentdb's adapters bind)."""
-        now = datetime.now(UTC)
+        now = datetime.now(UTC) + timedelta(seconds=after)
         if self.dialect == "mysql":
             return now.replace(tzinfo=None)
         if self.dialect == "sqlite":
@@ -119,8 +119,8 @@ class Context:
 
 _PYFORMAT = re.compile(r"%\((\w+)\)s")
 
-STATEMENTS = ("insert_job", "get_job", "list_jobs", "claim_next_job",
-              "lock_next_job", "mark_claimed", "save_result", "finish_job")
+STATEMENTS = ("insert_job", "get_job", "list_jobs", "claim_due_jobs",
+              "lock_due_jobs", "mark_claimed", "save_result", "finish_job")
 
 
 def build_context(url: str, ids: list[str]) -> Context:
@@ -129,9 +129,13 @@ def build_context(url: str, ids: list[str]) -> Context:
         stmt = JobStore.queries[name].statements[ctx.dialect]
         if name == "finish_job":  # IN (:from_statuses) expanded for one status, as agentdb does
             sql = stmt.bind({"id": "", "status": "", "now": None, "error_message": None,
-                             "from_statuses": ["running"]})
+                             "from_statuses": ["running"], "worker_id": None})
         elif name == "list_jobs":  # the variant list() runs: only the filters given
             sql = JobStore.queries.show(name, ctx.dialect, **list_params())
+        elif name in ("claim_due_jobs", "lock_due_jobs"):  # any tool: no tool_name condition
+            sql = JobStore.queries.show(name, ctx.dialect, limit=1)
+        elif name == "mark_claimed":  # IN (:ids) expanded for one job
+            sql = stmt.bind({"ids": [""], "worker_id": None, "now": None, "lease_until": None})
         else:
             sql = stmt.sql
         ctx.sql[name] = sql
@@ -266,6 +270,7 @@ class Raw(Way):
                 "id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
                 "priority": priority, "batch_id": None, "workflow_id": None, "user_id": None,
                 "parameters": ctx.json(PARAMS), "created_at": ctx.now(),
+                "run_at": ctx.now(), "max_attempts": 1, "dedupe_key": None,
             })
 
         def get() -> Any:
@@ -289,9 +294,10 @@ class Raw(Way):
             cur = cursor()
             cur.execute(save_sql, {"job_id": job_id, "stdout": "done", "stderr": "",
                                    "return_code": 0, "output_files": ctx.json(["out.txt"]),
-                                   "now": ctx.now()})
+                                   "now": ctx.now(), "worker_id": worker})
             cur.execute(finish_sql, {"id": job_id, "status": "completed", "now": ctx.now(),
-                                     "error_message": None, "from_statuses_0": "running"})
+                                     "error_message": None, "from_statuses_0": "running",
+                                     "worker_id": worker})
             cur.execute(get_sql, {"id": job_id})
             return cur.fetchone()
 
@@ -300,26 +306,27 @@ class Raw(Way):
     def _claim(self, conn: Any, worker: str) -> Callable[[], str | None]:
         ctx, sql = self.ctx, self.ctx.sql
         if ctx.dialect != "mysql":  # UPDATE ... RETURNING: one statement
-            claim_sql = sql["claim_next_job"]
+            claim_sql = sql["claim_due_jobs"]
 
             def claim() -> str | None:
                 cur = conn.cursor()
-                cur.execute(claim_sql, {"worker_id": worker, "tool_name": None,
-                                        "now": ctx.now()})
+                cur.execute(claim_sql, {"worker_id": worker, "now": ctx.now(),
+                                        "lease_until": ctx.now(30), "limit": 1})
                 row = cur.fetchone()
                 return None if row is None else str(row[0])
 
             return claim
-        lock_sql, mark_sql = sql["lock_next_job"], sql["mark_claimed"]
+        lock_sql, mark_sql = sql["lock_due_jobs"], sql["mark_claimed"]
 
         def claim_mysql() -> str | None:
             conn.begin()
             try:
                 cur = conn.cursor()
-                cur.execute(lock_sql, {"tool_name": None})
+                cur.execute(lock_sql, {"now": ctx.now(), "limit": 1})
                 row = cur.fetchone()
                 if row is not None:
-                    cur.execute(mark_sql, {"id": row[0], "worker_id": worker, "now": ctx.now()})
+                    cur.execute(mark_sql, {"ids_0": row[0], "worker_id": worker, "now": ctx.now(),
+                                           "lease_until": ctx.now(30)})
                 conn.commit()
             except BaseException:
                 conn.rollback()
@@ -364,8 +371,8 @@ class AgentDB(Way):
             if job is None:
                 return None
             jobs.save_result(job.id, stdout="done", stderr="", return_code=0,
-                             output_files=["out.txt"])
-            return jobs.complete(job.id)
+                             output_files=["out.txt"], worker_id=worker)
+            return jobs.complete(job.id, worker_id=worker)
 
         return {"insert": insert, "get": get, "list": list_page, "lifecycle": lifecycle}[op]
 
@@ -441,8 +448,8 @@ def sqlalchemy_ways() -> dict[str, type[Way]]:
             self.insert_sql = sa.text(t["insert_job"])
             self.get_sql = sa.text(t["get_job"])
             self.list_sql = sa.text(t["list_jobs"])
-            self.claim_sql = sa.text(t["claim_next_job"])
-            self.lock_sql = sa.text(t["lock_next_job"])
+            self.claim_sql = sa.text(t["claim_due_jobs"])
+            self.lock_sql = sa.text(t["lock_due_jobs"])
             self.mark_sql = sa.text(t["mark_claimed"])
             self.save_sql = sa.text(t["save_result"])
             self.finish_sql = sa.text(t["finish_job"])
@@ -460,6 +467,7 @@ def sqlalchemy_ways() -> dict[str, type[Way]]:
                         "priority": priority, "batch_id": None, "workflow_id": None,
                         "user_id": None,
                         "parameters": ctx.json(PARAMS), "created_at": ctx.now(),
+                        "run_at": ctx.now(), "max_attempts": 1, "dedupe_key": None,
                     })
 
             def get() -> Any:
@@ -473,13 +481,15 @@ def sqlalchemy_ways() -> dict[str, type[Way]]:
             def claim() -> str | None:
                 with writer.begin() as conn:
                     if ctx.dialect != "mysql":
-                        row = conn.execute(self.claim_sql, {"worker_id": worker, "tool_name": None,
-                                                            "now": ctx.now()}).first()
+                        row = conn.execute(self.claim_sql, {
+                            "worker_id": worker, "now": ctx.now(), "lease_until": ctx.now(30),
+                            "limit": 1}).first()
                         return None if row is None else str(row[0])
-                    row = conn.execute(self.lock_sql, {"tool_name": None}).first()
+                    row = conn.execute(self.lock_sql, {"now": ctx.now(), "limit": 1}).first()
                     if row is not None:
-                        conn.execute(self.mark_sql, {"id": row[0], "worker_id": worker,
-                                                     "now": ctx.now()})
+                        conn.execute(self.mark_sql, {"ids_0": row[0], "worker_id": worker,
+                                                     "now": ctx.now(),
+                                                     "lease_until": ctx.now(30)})
                     return None if row is None else str(row[0])
 
             def lifecycle() -> Any:
@@ -491,11 +501,12 @@ def sqlalchemy_ways() -> dict[str, type[Way]]:
                     conn.execute(self.save_sql, {"job_id": job_id, "stdout": "done", "stderr": "",
                                                  "return_code": 0,
                                                  "output_files": ctx.json(["out.txt"]),
-                                                 "now": ctx.now()})
+                                                 "now": ctx.now(), "worker_id": worker})
                 with writer.begin() as conn:
                     conn.execute(self.finish_sql, {"id": job_id, "status": "completed",
                                                    "now": ctx.now(), "error_message": None,
-                                                   "from_statuses_0": "running"})
+                                                   "from_statuses_0": "running",
+                                                   "worker_id": worker})
                 with engine.connect() as conn:
                     return conn.execute(self.get_sql, {"id": job_id}).first()
 

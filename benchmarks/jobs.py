@@ -112,17 +112,22 @@ class RawSQL:
         self.dialect = dialect
         q = JobStore.queries
         self.sql = {name: q.show(name, dialect) for name in (
-            "insert_job", "get_job", "claim_next_job", "lock_next_job", "mark_claimed",
-            "save_result", "get_result", "finish_job")}
+            "insert_job", "get_job", "mark_claimed", "save_result", "get_result",
+            "finish_job")}
         # list() with no filter, newest first: the variant JobStore.list() runs for it
         self.sql["list_jobs"] = q.show("list_jobs", dialect, limit=0, offset=0)
+        # claims of any tool: the variant without the tool_name condition
+        for name in ("claim_due_jobs", "lock_due_jobs"):
+            self.sql[name] = q.show(name, dialect, limit=1)
         # finish_job's IN (:from_statuses) expanded for one status, as the loader does for it
         mark = ":{}" if dialect == "sqlite" else "%({})s"
         self.sql["finish_job"] = self.sql["finish_job"].replace(
             mark.format("from_statuses"), mark.format("from_statuses_0"))
+        self.sql["mark_claimed"] = self.sql["mark_claimed"].replace(
+            mark.format("ids"), mark.format("ids_0"))
 
-    def now(self) -> Any:
-        now = datetime.now(UTC)
+    def now(self, after: float = 0.0) -> Any:
+        now = datetime.now(UTC) + timedelta(seconds=after)
         if self.dialect == "mysql":
             return now.replace(tzinfo=None)
         if self.dialect == "sqlite":
@@ -143,6 +148,7 @@ def raw_ops(raw: RawSQL, conn: Any, thread: int, ids: list[str]) -> dict[str, co
             "id": str(uuid.uuid4()), "tool_name": "bench", "status": "pending", "priority": 0,
             "batch_id": None, "workflow_id": None, "user_id": None,
             "parameters": raw.json(PARAMS), "created_at": raw.now(),
+            "run_at": raw.now(), "max_attempts": 1, "dedupe_key": None,
         })
 
     def get() -> Any:
@@ -152,8 +158,8 @@ def raw_ops(raw: RawSQL, conn: Any, thread: int, ids: list[str]) -> dict[str, co
 
     def claim_one_statement() -> Any:
         cur = cursor()
-        cur.execute(sql["claim_next_job"], {"worker_id": worker, "tool_name": None,
-                                            "now": raw.now()})
+        cur.execute(sql["claim_due_jobs"], {"worker_id": worker, "now": raw.now(),
+                                            "lease_until": raw.now(30), "limit": 1})
         row = cur.fetchone()
         return None if row is None else row[0]
 
@@ -161,11 +167,12 @@ def raw_ops(raw: RawSQL, conn: Any, thread: int, ids: list[str]) -> dict[str, co
         conn.begin()
         try:
             cur = cursor()
-            cur.execute(sql["lock_next_job"], {"tool_name": None})
+            cur.execute(sql["lock_due_jobs"], {"now": raw.now(), "limit": 1})
             row = cur.fetchone()
             if row is not None:
-                cur.execute(sql["mark_claimed"], {"id": row[0], "worker_id": worker,
-                                                  "now": raw.now()})
+                cur.execute(sql["mark_claimed"], {"ids_0": row[0], "worker_id": worker,
+                                                  "now": raw.now(),
+                                                  "lease_until": raw.now(30)})
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -182,9 +189,10 @@ def raw_ops(raw: RawSQL, conn: Any, thread: int, ids: list[str]) -> dict[str, co
         cur = cursor()
         cur.execute(sql["save_result"], {"job_id": job_id, "stdout": "done", "stderr": "",
                                          "return_code": 0, "output_files": raw.json(["out"]),
-                                         "now": raw.now()})
+                                         "now": raw.now(), "worker_id": worker})
         cur.execute(sql["finish_job"], {"id": job_id, "status": "completed", "now": raw.now(),
-                                        "error_message": None, "from_statuses_0": "running"})
+                                        "error_message": None, "from_statuses_0": "running",
+                                        "worker_id": worker})
         cur.execute(sql["get_job"], {"id": job_id})
         return cur.fetchone()
 
@@ -206,8 +214,8 @@ def store_ops(jobs: JobStore, thread: int, ids: list[str]) -> dict[str, common.O
         job = jobs.claim_next(worker)
         if job is None:
             return None
-        jobs.save_result(job.id, "done", "", 0, ["out"])
-        return jobs.complete(job.id)
+        jobs.save_result(job.id, "done", "", 0, ["out"], worker_id=worker)
+        return jobs.complete(job.id, worker_id=worker)
 
     return {"create": create, "get": get, "lifecycle": lifecycle}
 
@@ -302,7 +310,8 @@ def seed_history(jobs: JobStore, rows: int) -> None:
         batch.append({"id": str(uuid.uuid4()), "tool_name": f"tool{i % 20}",
                       "status": rng.choice(statuses), "priority": rng.randrange(3),
                       "batch_id": None, "workflow_id": None, "user_id": None,
-                      "parameters": {"i": i}, "created_at": created})
+                      "parameters": {"i": i}, "created_at": created, "run_at": created,
+                      "max_attempts": 1, "dedupe_key": None})
     jobs.run_many("insert_job", batch, chunk_size=2000)
 
 

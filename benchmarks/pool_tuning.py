@@ -109,8 +109,8 @@ def make_workload(name: str, jobs: JobStore, seeded: Seeded) -> Callable[[int], 
         claimed = jobs.claim_next(worker)
         if claimed is not None:
             jobs.save_result(claimed.id, stdout="done", stderr="", return_code=0,
-                             output_files=["out.txt"])
-            jobs.complete(claimed.id)
+                             output_files=["out.txt"], worker_id=worker)
+            jobs.complete(claimed.id, worker_id=worker)
         return "lifecycle"
 
     patterns = {"read": "GGGL", "write": "C", "mixed": "GGGLGGGLGC", "lifecycle": "F"}

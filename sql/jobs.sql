@@ -6,13 +6,31 @@
 -- One new pending job. Only placeholders inside VALUES (...), so PyMySQL can fold a batch into
 -- one multi-row INSERT and psycopg can pipeline it (create_job_batch runs it with run_many).
 INSERT INTO jobs (id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters,
-                  created_at, updated_at)
+                  created_at, updated_at, run_at, max_attempts, dedupe_key)
 VALUES (:id, :tool_name, :status, :priority, :batch_id, :workflow_id, :user_id, :parameters,
-        :created_at, :created_at);
+        :created_at, :created_at, :run_at, :max_attempts, :dedupe_key);
+
+-- name: insert_unique_job :affected
+-- insert_job for a job with a dedupe_key: 0 rows when a pending or running job already holds the
+-- key (the partial unique index ux_jobs_dedupe_key decides, so racing enqueues cannot both win).
+INSERT INTO jobs (id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters,
+                  created_at, updated_at, run_at, max_attempts, dedupe_key)
+VALUES (:id, :tool_name, :status, :priority, :batch_id, :workflow_id, :user_id, :parameters,
+        :created_at, :created_at, :run_at, :max_attempts, :dedupe_key)
+ON CONFLICT DO NOTHING;
+
+-- name: get_active_by_dedupe_key :one
+-- The pending or running job that holds a dedupe_key (through ux_jobs_dedupe_key).
+SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
+       created_at, updated_at, started_at, completed_at, duration, error_message,
+       attempt, max_attempts, run_at, lease_expires_at, dedupe_key, cancel_requested
+FROM jobs
+WHERE dedupe_key = :dedupe_key AND status IN ('pending', 'running');
 
 -- name: get_job :one
 SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
+       created_at, updated_at, started_at, completed_at, duration, error_message,
+       attempt, max_attempts, run_at, lease_expires_at, dedupe_key, cancel_requested
 FROM jobs
 WHERE id = :id;
 
@@ -25,56 +43,127 @@ DELETE FROM jobs WHERE id = :id;
 -- step: 0 rows means the job is missing or no longer pending.
 UPDATE jobs
 SET status = 'running', worker_id = COALESCE(:worker_id, worker_id),
-    started_at = :now, updated_at = :now
+    started_at = :now, updated_at = :now, attempt = attempt + 1
 WHERE id = :id AND status = 'pending';
 
 -- name: finish_job :affected
 -- -> completed / failed / cancelled, from one of the statuses that may lead there. duration is
 -- completed_at - started_at in seconds (NULL for a job that never started), exact to the
--- microsecond on every backend.
+-- microsecond on every backend. A running job under a lease is finished only by its holder
+-- (:worker_id); without one, only a job nobody holds. (The same holder test as save_result.)
 UPDATE jobs
 SET status = :status, completed_at = :now, updated_at = :now,
     duration = EXTRACT(EPOCH FROM (:now - started_at)),
-    error_message = :error_message
-WHERE id = :id AND status IN (:from_statuses);
+    error_message = :error_message, lease_expires_at = NULL
+WHERE id = :id AND status IN (:from_statuses)
+  AND ((status = 'running' AND worker_id = :worker_id)
+       OR (:worker_id IS NULL AND (status <> 'running' OR worker_id IS NULL
+                                   OR lease_expires_at IS NULL)));
 
--- name: claim_next_job :one
--- Take the most urgent, oldest pending job and mark it running, in one statement (one round
--- trip, no explicit transaction): the subquery locks the row it picks and skips rows other
--- workers have locked, so two workers never get the same job. (PostgreSQL, and SQLite's
--- override; MariaDB has no UPDATE ... RETURNING and uses lock_next_job + mark_claimed.)
-UPDATE jobs
-SET status = 'running', worker_id = :worker_id, started_at = :now, updated_at = :now
-WHERE id = (
+-- name: claim_due_jobs :many
+-- Take up to :limit due pending jobs (of :tool_name, if given), most urgent then oldest first,
+-- and mark them running for :worker_id under a lease, in one statement (one round trip). The
+-- CTE walks ix_jobs_claim (ix_jobs_claim_tool with a tool) in the order it takes jobs and locks
+-- only those it takes, skipping rows other workers hold; it is MATERIALIZED so it runs once. (PostgreSQL, and SQLite's override; MariaDB has no
+-- UPDATE ... RETURNING and claims with lock_due_jobs + mark_claimed.)
+WITH picked AS MATERIALIZED (
     SELECT id FROM jobs
-    WHERE status = 'pending' /*if tool_name*/ AND tool_name = :tool_name /*end*/
-    ORDER BY priority DESC, created_at
-    LIMIT 1
+    WHERE status = 'pending' /*if tool_name*/ AND tool_name = :tool_name /*end*/ AND run_at <= :now
+    ORDER BY priority DESC, run_at
+    LIMIT :limit
     FOR UPDATE SKIP LOCKED
 )
+UPDATE jobs
+SET status = 'running', worker_id = :worker_id, started_at = :now, updated_at = :now,
+    attempt = attempt + 1, lease_expires_at = :lease_until, cancel_requested = FALSE
+WHERE id IN (SELECT id FROM picked)
 RETURNING id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-          created_at, updated_at, started_at, completed_at, duration, error_message;
+       created_at, updated_at, started_at, completed_at, duration, error_message,
+       attempt, max_attempts, run_at, lease_expires_at, dedupe_key, cancel_requested;
 
--- name: lock_next_job :one
--- The two-statement claim, step 1 (inside a transaction): lock the most urgent, oldest pending
--- job, skipping rows other workers hold.
+-- name: lock_due_jobs :many
+-- The two-statement claim (MariaDB), step 1, inside a transaction: lock up to :limit due
+-- pending jobs (of :tool_name, if given), walking ix_jobs_claim (ix_jobs_claim_tool) in claim
+-- order, so only the rows taken are read and locked; rows other workers hold are skipped.
 SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
+       created_at, updated_at, started_at, completed_at, duration, error_message,
+       attempt, max_attempts, run_at, lease_expires_at, dedupe_key, cancel_requested
 FROM jobs
-WHERE status = 'pending' /*if tool_name*/ AND tool_name = :tool_name /*end*/
-ORDER BY priority DESC, created_at
-LIMIT 1
+WHERE status = 'pending' /*if tool_name*/ AND tool_name = :tool_name /*end*/ AND run_at <= :now
+ORDER BY priority DESC, run_at
+LIMIT :limit
 FOR UPDATE SKIP LOCKED;
 
 -- name: mark_claimed :affected
--- The two-statement claim, step 2: the row locked by lock_next_job becomes running.
+-- The two-statement claim, step 2: the rows locked by lock_due_jobs become running.
 UPDATE jobs
-SET status = 'running', worker_id = :worker_id, started_at = :now, updated_at = :now
-WHERE id = :id;
+SET status = 'running', worker_id = :worker_id, started_at = :now, updated_at = :now,
+    attempt = attempt + 1, lease_expires_at = :lease_until, cancel_requested = FALSE
+WHERE id IN (:ids);
+
+-- name: heartbeat_job :affected
+-- Extend the holder's lease. 0 rows: the lease is lost (or a cancel was requested: the caller
+-- then looks, and extends with heartbeat_cancelled so the holder can wind down).
+UPDATE jobs
+SET lease_expires_at = :lease_until, updated_at = :now
+WHERE id = :id AND status = 'running' AND worker_id = :worker_id AND cancel_requested = FALSE;
+
+-- name: heartbeat_cancelled :affected
+UPDATE jobs
+SET lease_expires_at = :lease_until, updated_at = :now
+WHERE id = :id AND status = 'running' AND worker_id = :worker_id;
+
+-- name: request_cancel :affected
+-- cancel() of a running job someone else holds: record the request; the holder's next heartbeat
+-- reports it.
+UPDATE jobs
+SET cancel_requested = TRUE, updated_at = :now
+WHERE id = :id AND status = 'running';
+
+-- name: lock_job :one
+-- A job, locked for the rest of the transaction (the retry decision reads, then writes it).
+SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
+       created_at, updated_at, started_at, completed_at, duration, error_message,
+       attempt, max_attempts, run_at, lease_expires_at, dedupe_key, cancel_requested
+FROM jobs
+WHERE id = :id
+FOR UPDATE;
+
+-- name: retry_job :affected
+-- A failed attempt with attempts left: back to pending, due again at :run_at (after backoff).
+-- Runs on a row lock_job holds, after the holder test.
+UPDATE jobs
+SET status = 'pending', run_at = :run_at, updated_at = :now, lease_expires_at = NULL,
+    error_message = :error_message
+WHERE id = :id AND status = 'running';
+
+-- name: lock_expired :many
+-- The rescue: running jobs whose lease ran out (through ix_jobs_lease), locked, skipping rows
+-- another rescuer or a late heartbeat holds. status = 'running' here and in requeue_expired is
+-- what keeps a rescue from ever touching a finished job.
+SELECT id, worker_id, attempt, max_attempts, cancel_requested
+FROM jobs
+WHERE status = 'running' AND lease_expires_at < :now
+ORDER BY lease_expires_at
+LIMIT :limit
+FOR UPDATE SKIP LOCKED;
+
+-- name: requeue_expired :affected
+-- Rescued jobs with attempts left go back to pending, due now.
+UPDATE jobs
+SET status = 'pending', run_at = :now, updated_at = :now, lease_expires_at = NULL,
+    error_message = 'lease expired'
+WHERE id IN (:ids) AND status = 'running' AND lease_expires_at < :now;
+
+-- name: insert_log :exec
+-- add_log for run_many (one round trip for many lines; the job is known to exist).
+INSERT INTO job_logs (job_id, level, message, created_at)
+VALUES (:job_id, :level, :message, :now);
 
 -- name: get_batch_jobs :many
 SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
+       created_at, updated_at, started_at, completed_at, duration, error_message,
+       attempt, max_attempts, run_at, lease_expires_at, dedupe_key, cancel_requested
 FROM jobs
 WHERE batch_id = :batch_id
 ORDER BY created_at, id;
@@ -98,7 +187,8 @@ WHERE TRUE
 -- sort_by: one of created_at, updated_at, priority, status, tool_name
 -- sort_order: one of desc, asc
 SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
-       created_at, updated_at, started_at, completed_at, duration, error_message
+       created_at, updated_at, started_at, completed_at, duration, error_message,
+       attempt, max_attempts, run_at, lease_expires_at, dedupe_key, cancel_requested
 FROM jobs
 WHERE TRUE
   /*if status*/ AND status = :status /*end*/
@@ -112,11 +202,15 @@ LIMIT :limit OFFSET :offset;
 
 -- name: save_result :affected
 -- Insert or replace the job's result. Selecting from jobs makes a missing job 0 rows (the
--- caller then reports NotFound) rather than a foreign-key error.
+-- caller then reports NotFound) rather than a foreign-key error; so does a job under a lease
+-- that :worker_id does not hold (the caller then reports LeaseLost).
 INSERT INTO job_results (job_id, stdout, stderr, return_code, output_files, created_at)
 SELECT id, :stdout, :stderr, :return_code, :output_files, :now
 FROM jobs
 WHERE id = :job_id
+  AND ((status = 'running' AND worker_id = :worker_id)
+       OR (:worker_id IS NULL AND (status <> 'running' OR worker_id IS NULL
+                                   OR lease_expires_at IS NULL)))
 ON CONFLICT (job_id) DO UPDATE
 SET stdout = excluded.stdout, stderr = excluded.stderr, return_code = excluded.return_code,
     output_files = excluded.output_files, created_at = excluded.created_at;

@@ -468,11 +468,13 @@ def demo_jobs(db: Database, worker_id: str = "demo-worker") -> list[Job]:
         try:
             output = tool(str((job.parameters or {}).get("text", "")))
         except Exception as exc:
-            jobs.save_result(job.id, stderr=f"{type(exc).__name__}: {exc}\n", return_code=1)
+            jobs.save_result(job.id, stderr=f"{type(exc).__name__}: {exc}\n", return_code=1,
+                             worker_id=worker_id)
             jobs.add_log(job.id, "ERROR", f"{type(exc).__name__}: {exc}")
-            finished.append(jobs.fail(job.id, error_message=f"{type(exc).__name__}: {exc}"))
+            finished.append(jobs.fail(job.id, error_message=f"{type(exc).__name__}: {exc}",
+                                      worker_id=worker_id))
         else:
-            jobs.save_result(job.id, stdout=output + "\n", return_code=0)
+            jobs.save_result(job.id, stdout=output + "\n", return_code=0, worker_id=worker_id)
             jobs.add_log(job.id, "INFO", "result saved")
-            finished.append(jobs.complete(job.id))
+            finished.append(jobs.complete(job.id, worker_id=worker_id))
     return finished

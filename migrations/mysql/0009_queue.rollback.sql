@@ -7,7 +7,7 @@ ALTER TABLE jobs
     DROP INDEX ix_jobs_claim,
     ADD INDEX ix_jobs_claim (status, priority DESC, created_at);
 
-SELECT 1;
+UPDATE jobs SET run_at = created_at WHERE 1 = 0;  -- nothing to undo: run_at goes below
 
 ALTER TABLE jobs
     DROP COLUMN dedupe_active,

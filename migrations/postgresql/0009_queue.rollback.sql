@@ -10,7 +10,7 @@ DROP INDEX IF EXISTS ix_jobs_claim;
 
 CREATE INDEX ix_jobs_claim ON jobs (status, priority DESC, created_at);
 
-SELECT 1;
+UPDATE jobs SET run_at = created_at WHERE 1 = 0;  -- nothing to undo: run_at goes below
 
 ALTER TABLE jobs
     DROP COLUMN IF EXISTS cancel_requested,

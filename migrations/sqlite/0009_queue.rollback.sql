@@ -16,7 +16,7 @@ ALTER TABLE jobs DROP COLUMN dedupe_key;
 
 ALTER TABLE jobs DROP COLUMN lease_expires_at;
 
-SELECT 1;
+UPDATE jobs SET run_at = created_at WHERE 1 = 0;  -- nothing to undo: run_at goes below
 
 ALTER TABLE jobs DROP COLUMN run_at;
 

@@ -18,8 +18,9 @@ ALTER TABLE jobs ADD COLUMN lease_expires_at TEXT;
 
 ALTER TABLE jobs ADD COLUMN dedupe_key TEXT;
 
-ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0
-    CHECK (cancel_requested IN (0, 1));
+-- 0/1, written only by agentdb's own statements. (No CHECK: SQLite verifies a CHECK added by
+-- ALTER TABLE with a query whose result rows yoyo would print.)
+ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 
 DROP INDEX ix_jobs_claim;
 

@@ -129,7 +129,8 @@ def build_context(url: str, ids: list[str]) -> Context:
         stmt = JobStore.queries[name].statements[ctx.dialect]
         if name == "finish_job":  # IN (:from_statuses) expanded for one status, as agentdb does
             sql = stmt.bind({"id": "", "status": "", "now": None, "error_message": None,
-                             "from_statuses": ["running"], "worker_id": None})
+                             "from_statuses": ["running"], "worker_id": None,
+                             "anyone": False})
         elif name == "list_jobs":  # the variant list() runs: only the filters given
             sql = JobStore.queries.show(name, ctx.dialect, **list_params())
         elif name in ("claim_due_jobs", "lock_due_jobs"):  # any tool: no tool_name condition
@@ -294,10 +295,10 @@ class Raw(Way):
             cur = cursor()
             cur.execute(save_sql, {"job_id": job_id, "stdout": "done", "stderr": "",
                                    "return_code": 0, "output_files": ctx.json(["out.txt"]),
-                                   "now": ctx.now(), "worker_id": worker})
+                                   "now": ctx.now(), "worker_id": worker, "anyone": False})
             cur.execute(finish_sql, {"id": job_id, "status": "completed", "now": ctx.now(),
                                      "error_message": None, "from_statuses_0": "running",
-                                     "worker_id": worker})
+                                     "worker_id": worker, "anyone": False})
             cur.execute(get_sql, {"id": job_id})
             return cur.fetchone()
 
@@ -501,12 +502,13 @@ def sqlalchemy_ways() -> dict[str, type[Way]]:
                     conn.execute(self.save_sql, {"job_id": job_id, "stdout": "done", "stderr": "",
                                                  "return_code": 0,
                                                  "output_files": ctx.json(["out.txt"]),
-                                                 "now": ctx.now(), "worker_id": worker})
+                                                 "now": ctx.now(), "worker_id": worker,
+                                                 "anyone": False})
                 with writer.begin() as conn:
                     conn.execute(self.finish_sql, {"id": job_id, "status": "completed",
                                                    "now": ctx.now(), "error_message": None,
                                                    "from_statuses_0": "running",
-                                                   "worker_id": worker})
+                                                   "worker_id": worker, "anyone": False})
                 with engine.connect() as conn:
                     return conn.execute(self.get_sql, {"id": job_id}).first()
 

@@ -189,10 +189,10 @@ def raw_ops(raw: RawSQL, conn: Any, thread: int, ids: list[str]) -> dict[str, co
         cur = cursor()
         cur.execute(sql["save_result"], {"job_id": job_id, "stdout": "done", "stderr": "",
                                          "return_code": 0, "output_files": raw.json(["out"]),
-                                         "now": raw.now(), "worker_id": worker})
+                                         "now": raw.now(), "worker_id": worker, "anyone": False})
         cur.execute(sql["finish_job"], {"id": job_id, "status": "completed", "now": raw.now(),
                                         "error_message": None, "from_statuses_0": "running",
-                                        "worker_id": worker})
+                                        "worker_id": worker, "anyone": False})
         cur.execute(sql["get_job"], {"id": job_id})
         return cur.fetchone()
 

@@ -50,15 +50,16 @@ WHERE id = :id AND status = 'pending';
 -- -> completed / failed / cancelled, from one of the statuses that may lead there. duration is
 -- completed_at - started_at in seconds (NULL for a job that never started), exact to the
 -- microsecond on every backend. A running job under a lease is finished only by its holder
--- (:worker_id); without one, only a job nobody holds. (The same holder test as save_result.)
+-- (:worker_id); a caller that names no holder (:anyone) only a job nobody holds under a lease.
+-- (The same holder test as save_result.)
 UPDATE jobs
 SET status = :status, completed_at = :now, updated_at = :now,
     duration = EXTRACT(EPOCH FROM (:now - started_at)),
     error_message = :error_message, lease_expires_at = NULL
 WHERE id = :id AND status IN (:from_statuses)
   AND ((status = 'running' AND worker_id = :worker_id)
-       OR (:worker_id IS NULL AND (status <> 'running' OR worker_id IS NULL
-                                   OR lease_expires_at IS NULL)));
+       OR (:anyone AND (status <> 'running' OR worker_id IS NULL
+                        OR lease_expires_at IS NULL)));
 
 -- name: claim_due_jobs :many
 -- Take up to :limit due pending jobs (of :tool_name, if given), most urgent then oldest first,
@@ -209,8 +210,8 @@ SELECT id, :stdout, :stderr, :return_code, :output_files, :now
 FROM jobs
 WHERE id = :job_id
   AND ((status = 'running' AND worker_id = :worker_id)
-       OR (:worker_id IS NULL AND (status <> 'running' OR worker_id IS NULL
-                                   OR lease_expires_at IS NULL)))
+       OR (:anyone AND (status <> 'running' OR worker_id IS NULL
+                        OR lease_expires_at IS NULL)))
 ON CONFLICT (job_id) DO UPDATE
 SET stdout = excluded.stdout, stderr = excluded.stderr, return_code = excluded.return_code,
     output_files = excluded.output_files, created_at = excluded.created_at;

@@ -249,7 +249,7 @@ class JobStore(Repository):
             raise ValidationError("status", "a job never goes back to pending")
         changed = self.run("finish_job", id=job_id, status=target.value, now=v.utcnow(),
                            error_message=error_message, from_statuses=_FROM_VALUES[target],
-                           worker_id=worker_id)
+                           **_holder(worker_id))
         return self._after_change(job_id, changed, target, worker_id)
 
     def start(self, job_id: str, worker_id: str | None = None) -> Job:
@@ -289,7 +289,7 @@ class JobStore(Repository):
             if final:
                 self.run("finish_job", id=job_id, status=JobStatus.FAILED.value, now=now,
                          error_message=error_message, from_statuses=["running"],
-                         worker_id=worker_id)
+                         **_holder(worker_id))
             else:
                 run_at = now + timedelta(seconds=self.backoff(job.attempt))
                 self.run("retry_job", id=job_id, run_at=run_at, now=now,
@@ -315,7 +315,7 @@ class JobStore(Repository):
         target = JobStatus.CANCELLED
         now = v.utcnow()
         if self.run("finish_job", id=job_id, status=target.value, now=now, error_message=reason,
-                    from_statuses=_FROM_VALUES[target], worker_id=worker_id):
+                    from_statuses=_FROM_VALUES[target], **_holder(worker_id)):
             return self.get(job_id)
         if worker_id is None and self.run("request_cancel", id=job_id, now=now):
             return self.get(job_id)
@@ -443,7 +443,7 @@ class JobStore(Repository):
                     if status is not JobStatus.PENDING:
                         self.run("finish_job", id=r["id"], status=status.value, now=now,
                                  error_message="lease expired", from_statuses=["running"],
-                                 worker_id=r["worker_id"])
+                                 **_holder(r["worker_id"]))
                     logs.append({"job_id": r["id"], "level": "WARNING", "now": now,
                                  "message": f"attempt {r['attempt']}/{r['max_attempts']}: lease "
                                             f"of {r['worker_id'] or 'an anonymous worker'} "
@@ -578,7 +578,7 @@ class JobStore(Repository):
         now = v.utcnow()
         saved = self.run("save_result", job_id=job_id, stdout=stdout, stderr=stderr,
                          return_code=return_code, output_files=output_files, now=now,
-                         worker_id=worker_id)
+                         **_holder(worker_id))
         # 0 rows: no such job, or not the holder. (Confirmed with a read, in case a MySQL
         # connection without CLIENT_FOUND_ROWS reports 0 for a rewrite that changed nothing.)
         if not saved:
@@ -665,6 +665,11 @@ def _tools(tool_name: Any) -> builtins.list[str] | None:
         raise ValidationError("tool_name", "must be a name or a non-empty list of names")
     return list(dict.fromkeys(_name(f"tool_name[{i}]", t, required=True)  # type: ignore[misc]
                               for i, t in enumerate(tool_name)))
+
+
+def _holder(worker_id: str | None) -> dict[str, Any]:
+    """The holder test's parameters: the worker named, or none (:anyone)."""
+    return {"worker_id": worker_id, "anyone": worker_id is None}
 
 
 def _holds(job: Job, worker_id: str | None) -> bool:

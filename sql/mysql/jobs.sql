@@ -11,8 +11,8 @@ SET status = :status, completed_at = :now, updated_at = :now,
     error_message = :error_message, lease_expires_at = NULL
 WHERE id = :id AND status IN (:from_statuses)
   AND ((status = 'running' AND worker_id = :worker_id)
-       OR (:worker_id IS NULL AND (status <> 'running' OR worker_id IS NULL
-                                   OR lease_expires_at IS NULL)));
+       OR (:anyone AND (status <> 'running' OR worker_id IS NULL
+                        OR lease_expires_at IS NULL)));
 
 -- name: save_result :affected
 -- MariaDB counts 1 for an insert and 2 for a replacement; 0 means no such job (agentdb's
@@ -22,8 +22,8 @@ SELECT id, :stdout, :stderr, :return_code, :output_files, :now
 FROM jobs
 WHERE id = :job_id
   AND ((status = 'running' AND worker_id = :worker_id)
-       OR (:worker_id IS NULL AND (status <> 'running' OR worker_id IS NULL
-                                   OR lease_expires_at IS NULL)))
+       OR (:anyone AND (status <> 'running' OR worker_id IS NULL
+                        OR lease_expires_at IS NULL)))
 ON DUPLICATE KEY UPDATE
     stdout = VALUES(stdout), stderr = VALUES(stderr), return_code = VALUES(return_code),
     output_files = VALUES(output_files), created_at = VALUES(created_at);

@@ -15,8 +15,8 @@ SET status = :status, completed_at = :now, updated_at = :now,
     error_message = :error_message, lease_expires_at = NULL
 WHERE id = :id AND status IN (:from_statuses)
   AND ((status = 'running' AND worker_id = :worker_id)
-       OR (:worker_id IS NULL AND (status <> 'running' OR worker_id IS NULL
-                                   OR lease_expires_at IS NULL)));
+       OR (:anyone AND (status <> 'running' OR worker_id IS NULL
+                        OR lease_expires_at IS NULL)));
 
 -- name: claim_due_jobs :many
 WITH picked AS MATERIALIZED (

@@ -105,7 +105,7 @@ def adapt_mysql(name: str, value: Any) -> Any:
     if kind is datetime and value.tzinfo is UTC:
         return value.replace(tzinfo=None)
     if kind is JsonText:
-        return str(value)
+        return value  # a str: the driver binds it as text
     value = _common(name, value)
     if isinstance(value, datetime):
         return _utc(name, value).replace(tzinfo=None)
@@ -119,7 +119,7 @@ def adapt_sqlite(name: str, value: Any) -> Any:
     if kind is datetime and value.tzinfo is UTC:
         return value.isoformat(timespec="microseconds")
     if kind is JsonText:
-        return str(value)
+        return value  # a str: the driver binds it as text
     value = _common(name, value)
     if isinstance(value, datetime):
         return _utc(name, value).isoformat(timespec="microseconds")

@@ -137,14 +137,20 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _has_non_str_keys(value: Any) -> bool:
-    """json.dumps would silently turn {1: x} into {"1": x}; refuse it instead."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return False
-    if kind is dict or isinstance(value, Mapping):
-        return any(type(k) is not str or _has_non_str_keys(v) for k, v in value.items())
-    if kind is list or isinstance(value, list | tuple):
-        return any(_has_non_str_keys(v) for v in value)
+    """json.dumps would silently turn {1: x} into {"1": x}; refuse it instead. Walks the value
+    with a stack (no recursion, scalars skipped without a call)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict or (kind not in _SCALARS and isinstance(item, Mapping)):
+            for key, child in item.items():
+                if type(key) is not str:
+                    return True
+                if type(child) not in _SCALARS:
+                    stack.append(child)
+        elif kind is list or kind is tuple or isinstance(item, list | tuple):
+            stack.extend(child for child in item if type(child) not in _SCALARS)
     return False
 
 

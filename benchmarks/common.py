@@ -568,8 +568,12 @@ def line_plot(
     *,
     log2_x: bool = True,
     log_y: bool = False,
+    ranges: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    mark: tuple[float, str] | None = None,
 ) -> Path:
-    """One PNG: a line per series, x ticks at the x values given."""
+    """One PNG: a line per series, x ticks at the x values given. ``ranges`` (per series:
+    lows, highs) draws min-max bars around each point; ``mark`` = (x, label) draws a dashed
+    vertical line there (a recommendation)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -579,8 +583,19 @@ def line_plot(
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     xs_all: set[float] = set()
     for label, (xs, ys) in series.items():
-        ax.plot(xs, ys, marker="o", label=label)
+        if ranges is not None and label in ranges:
+            lows, highs = ranges[label]
+            err = [[max(y - lo, 0.0) for y, lo in zip(ys, lows, strict=True)],
+                   [max(hi - y, 0.0) for y, hi in zip(ys, highs, strict=True)]]
+            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
+        else:
+            ax.plot(xs, ys, marker="o", label=label)
         xs_all.update(xs)
+    if mark is not None:
+        ax.axvline(mark[0], color="black", linestyle="--", linewidth=0.9)
+        ax.annotate(mark[1], xy=(mark[0], 0.97), xycoords=("data", "axes fraction"),
+                    xytext=(4, 0), textcoords="offset points", ha="left", va="top",
+                    fontsize=8)
     if log2_x and xs_all and min(xs_all) > 0:
         ax.set_xscale("log", base=2)
     ticks = sorted(xs_all)

@@ -18,6 +18,17 @@ Workloads (all through agentdb.repositories.JobStore, on a database seeded with 
              jobs outrank the seeded queue, so claims take them)
 The jobs a cell creates are deleted after it (untimed), so every cell sees the same data.
 
+Every cell runs --passes times (default 3; later passes walk the grid backwards so drift does
+not favour one corner): tables and plots show the median pass, with the min-max range of
+throughput (error bars on the plots). Two pool sizes whose ranges overlap are within noise.
+
+The recommendation, per workload (printed, and marked on the throughput plot):
+  pool_size     the throughput knee: the smallest pool whose throughput is within noise (or
+                5 %) of the best, at every thread count tested;
+  max_overflow  what it takes, on top, for the p95 wait for a connection at the highest thread
+                count to fall to <= 1 ms without losing throughput: connections a burst may
+                open and the pool closes again.
+
 Each run creates its own database (PostgreSQL/MariaDB: CREATE DATABASE on the URL's server;
 SQLite: a file in a temporary directory beside the URL's file), migrates it with
 ``agentdb.migrate`` and drops it at the end. Output: a Markdown table per backend and workload
@@ -49,6 +60,8 @@ BENCH_TOOL = "bench_tool"  # the jobs a workload creates; deleted after every ce
 # Lifecycle jobs outrank the seeded queue, so claims take them and the seeded data stays as is.
 LIFECYCLE_PRIORITY = 10
 NEAR_BEST = 0.05  # "within 5 % of the best throughput"
+WAIT_OK_MS = 1.0  # a p95 wait for a connection at or below this is no queue worth paying for
+DEFAULTS = (5, 10)  # agentdb's pool_size, max_overflow
 WAITS_DOMINATE = 0.5  # threads spend at least half their time waiting for a connection
 
 
@@ -158,6 +171,21 @@ class Cell:
     cpu_client: float  # cores
     cpu_machine: float  # cores
     kinds: dict[str, tuple[int, float, float, float]]  # kind -> (ops, p50, p95, p99) ms
+    tp_min: float = 0.0  # throughput range over the passes (0: one pass, see throughput)
+    tp_max: float = 0.0
+
+    @property
+    def low(self) -> float:
+        return self.tp_min or self.throughput
+
+    @property
+    def high(self) -> float:
+        return self.tp_max or self.throughput
+
+    def near(self, other: Cell) -> bool:
+        """Within noise of ``other``: the min-max ranges overlap, or within NEAR_BEST."""
+        overlap = self.low <= other.high and other.low <= self.high
+        return overlap or self.throughput >= (1 - NEAR_BEST) * other.throughput
 
     @property
     def flags(self) -> list[str]:
@@ -219,9 +247,72 @@ def best_pool_sizes(cells: list[Cell]) -> dict[int, tuple[int, Cell, Cell]]:
     for threads in sorted({c.threads for c in cells}):
         row = sorted((c for c in cells if c.threads == threads), key=lambda c: c.pool_size)
         best = max(row, key=lambda c: c.throughput)
-        pick = next(c for c in row if c.throughput >= (1 - NEAR_BEST) * best.throughput)
+        pick = next(c for c in row if c.near(best))
         out[threads] = (pick.pool_size, pick, best)
     return out
+
+
+@dataclass
+class Recommendation:
+    pool_size: int
+    max_overflow: int
+    reasons: list[str]
+
+
+def recommend(cells: list[Cell]) -> Recommendation:
+    """pool_size at the throughput knee, max_overflow from the p95 wait (module docstring)."""
+    picks = best_pool_sizes(cells)
+    knee_threads = max(picks, key=lambda t: (picks[t][0], t))
+    size, pick, best = picks[knee_threads]
+    others = ", ".join(f"{t}: {picks[t][0]}" for t in picks if t != knee_threads)
+    reasons = [
+        f"pool_size={size}: the throughput knee. At {knee_threads} threads pool {size} gives "
+        f"{pick.throughput:,.0f} ops/s ({pick.low:,.0f}-{pick.high:,.0f}), within noise of "
+        f"the best ({best.throughput:,.0f} at pool {best.pool_size})"
+        + (f"; the knees at other thread counts are smaller or equal ({others})"
+           if others else "")]
+    top = max(c.threads for c in cells)
+    row = sorted((c for c in cells if c.threads == top), key=lambda c: c.pool_size)
+    best_top = picks[top][2]
+    calm = [c for c in row if c.pool_size >= size and c.wait_p95_ms <= WAIT_OK_MS
+            and not c.timeouts and c.near(best_top)]
+    at_size = next((c for c in row if c.pool_size == size), None)
+    waited = f"{at_size.wait_p95_ms:.2f} ms" if at_size is not None else "?"
+    if calm:
+        burst = calm[0].pool_size
+        overflow = burst - size
+        reasons.append(
+            f"max_overflow={overflow}: at {top} threads the p95 wait for a connection is "
+            f"{waited} at pool {size} and {calm[0].wait_p95_ms:.2f} ms (<= {WAIT_OK_MS:g} ms) "
+            f"from {burst} connections on, with throughput still within noise of the best")
+    else:
+        overflow = max(c.pool_size for c in row) - size
+        reasons.append(
+            f"max_overflow={overflow}: at {top} threads no pool size tested brings the p95 "
+            f"wait to {WAIT_OK_MS:g} ms without losing throughput (it is {waited} at pool "
+            f"{size}); up to the largest size tested, no further: past the knee more "
+            "connections only queue on the server instead")
+    return Recommendation(size, overflow, reasons)
+
+
+def noise_notes(cells: list[Cell]) -> list[str]:
+    """Per thread count: which pool sizes are within noise of the best (ranges overlap)."""
+    lines = []
+    for threads in sorted({c.threads for c in cells}):
+        row = sorted((c for c in cells if c.threads == threads), key=lambda c: c.pool_size)
+        best = max(row, key=lambda c: c.throughput)
+        same = [c.pool_size for c in row if c.near(best)]
+        spread = max((c.high - c.low) / c.throughput for c in row if c.throughput) * 100
+        plural = "s" if threads > 1 else ""
+        if len(same) == len(row):
+            lines.append(f"- {threads} thread{plural}: every pool size is within noise of the "
+                         f"best (run-to-run spread up to {spread:.0f}%): pool size does not "
+                         "matter here")
+        else:
+            lines.append(f"- {threads} thread{plural}: pool sizes {', '.join(map(str, same))} "
+                         f"are within noise of the best ({best.pool_size}); the others are "
+                         f"measurably worse (run-to-run spread up to {spread:.0f}%)")
+    return lines
 
 
 def report(dialect: str, workload: str, cells: list[Cell], duration: float) -> str:
@@ -229,12 +320,13 @@ def report(dialect: str, workload: str, cells: list[Cell], duration: float) -> s
     rows = []
     for c in cells:
         rows.append([
-            c.threads, c.pool_size, c.throughput, c.p50_ms, c.p95_ms, c.p99_ms,
+            c.threads, c.pool_size, c.throughput, f"{c.low:,.0f}-{c.high:,.0f}",
+            c.p50_ms, c.p95_ms, c.p99_ms,
             f"{c.wait_share * 100:.0f}%", c.wait_p95_ms, c.timeouts,
             f"{c.cpu_client:.2f}/{c.cpu_machine:.2f}", " ".join(c.flags),
         ])
     lines.append(common.markdown_table(
-        ["threads", "pool", "ops/s", "p50 ms", "p95 ms", "p99 ms", "waiting",
+        ["threads", "pool", "ops/s", "min-max", "p50 ms", "p95 ms", "p99 ms", "waiting",
          "wait p95 ms", "timeouts", "CPU client/all", "dominated by"],
         rows,
     ))
@@ -248,6 +340,16 @@ def report(dialect: str, workload: str, cells: list[Cell], duration: float) -> s
                 f"({pick.throughput:,.0f} ops/s) is within {NEAR_BEST:.0%} of the best "
                 f"({best.throughput:,.0f} ops/s at pool_size={best.pool_size})")
         lines.append(note)
+    lines += noise_notes(cells)
+    rec = recommend(cells)
+    same = (rec.pool_size, rec.max_overflow) == DEFAULTS
+    lines.append("")
+    lines.append(f"**recommended for {dialect} · {workload}: pool_size={rec.pool_size}, "
+                 f"max_overflow={rec.max_overflow}** (agentdb's defaults are pool_size="
+                 f"{DEFAULTS[0]}, max_overflow={DEFAULTS[1]}"
+                 + ("; they agree)" if same else ")"))
+    lines += [f"- {reason}" for reason in rec.reasons]
+    lines.append("")
     for c in cells:
         if c.timeouts:
             lines.append(f"- {c.threads} threads / pool {c.pool_size}: {c.timeouts} pool "
@@ -290,6 +392,7 @@ def csv_rows(dialect: str, workload: str, cells: list[Cell],
             "backend": dialect, "workload": workload, "duration_s": duration,
             "threads": c.threads,
             "pool_size": c.pool_size, "ops": c.ops, "ops_per_s": round(c.throughput, 1),
+            "ops_per_s_min": round(c.low, 1), "ops_per_s_max": round(c.high, 1),
             "p50_ms": round(c.p50_ms, 3), "p95_ms": round(c.p95_ms, 3),
             "p99_ms": round(c.p99_ms, 3), "wait_share": round(c.wait_share, 3),
             "wait_p50_ms": round(c.wait_p50_ms, 3), "wait_p95_ms": round(c.wait_p95_ms, 3),
@@ -307,22 +410,29 @@ def csv_rows(dialect: str, workload: str, cells: list[Cell],
 
 def plots(out: Path, dialect: str, workload: str, cells: list[Cell]) -> list[Path]:
     series_tp: dict[str, tuple[list[float], list[float]]] = {}
+    ranges: dict[str, tuple[list[float], list[float]]] = {}
     series_p95: dict[str, tuple[list[float], list[float]]] = {}
     for threads in sorted({c.threads for c in cells}):
         row = sorted((c for c in cells if c.threads == threads), key=lambda c: c.pool_size)
         label = f"{threads} thread{'s' if threads > 1 else ''}"
         xs = [float(c.pool_size) for c in row]
         series_tp[label] = (xs, [c.throughput for c in row])
+        ranges[label] = ([c.low for c in row], [c.high for c in row])
         series_p95[label] = (xs, [c.p95_ms for c in row])
     stem = f"pool_tuning_{dialect}_{workload}"
+    rec = recommend(cells)
+    mark = (float(rec.pool_size),
+            f"recommended: pool_size={rec.pool_size}\nmax_overflow={rec.max_overflow}")
     return [
         common.line_plot(out / f"{stem}_throughput.png",
-                         f"{dialect}, {workload}: throughput vs pool size",
-                         "pool_size (max_overflow=0)", "operations / s", series_tp),
+                         f"{dialect}, {workload}: throughput vs pool size (median, min-max "
+                         "of passes)",
+                         "pool_size (max_overflow=0)", "operations / s", series_tp,
+                         ranges=ranges, mark=mark),
         common.line_plot(out / f"{stem}_p95.png",
                          f"{dialect}, {workload}: p95 latency vs pool size",
                          "pool_size (max_overflow=0)", "p95 latency (ms)", series_p95,
-                         log_y=True),
+                         log_y=True, mark=mark),
     ]
 
 
@@ -350,6 +460,8 @@ def cells_from_csv(path: Path) -> dict[tuple[str, str, float | None], list[Cell]
                 wait_p50_ms=float(row["wait_p50_ms"]), wait_p95_ms=float(row["wait_p95_ms"]),
                 timeouts=int(row["timeouts"]), cpu_client=float(row["cpu_client_cores"]),
                 cpu_machine=float(row["cpu_machine_cores"]), kinds=kinds,
+                tp_min=float(row.get("ops_per_s_min") or 0),
+                tp_max=float(row.get("ops_per_s_max") or 0),
             )
             seconds = float(row["duration_s"]) if row.get("duration_s") else None
             groups.setdefault((row["backend"], row["workload"], seconds), []).append(cell)
@@ -402,8 +514,12 @@ def run_backend(url: str, workloads: list[str], threads: list[int], sizes: list[
                         common.delete_jobs(fresh, BENCH_TOOL)
                     progress.advance()
             # Each cell is represented by its median pass (by throughput).
-            cells = [sorted(runs[key], key=lambda c: c.throughput)[len(runs[key]) // 2]
-                     for key in grid]
+            cells = []
+            for key in grid:
+                ordered = sorted(runs[key], key=lambda c: c.throughput)
+                median = ordered[len(ordered) // 2]
+                median.tp_min, median.tp_max = ordered[0].throughput, ordered[-1].throughput
+                cells.append(median)
             yield dialect, workload, cells
 
 
@@ -424,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
                              "at most 1)")
     parser.add_argument("--workload", default="mixed",
                         help=f"one of {', '.join(WORKLOADS)}, or several, comma-separated")
-    parser.add_argument("--passes", type=int, default=1,
+    parser.add_argument("--passes", type=int, default=3,
                         help="run the whole grid this many times (alternating direction) and "
                              "keep each cell's median pass: steadier on a busy machine")
     parser.add_argument("--seed", type=int, default=2000, help="jobs in the database first")

@@ -31,21 +31,25 @@ def run_script(name: str, tmp_path: Path, *args: str) -> subprocess.CompletedPro
 
 def test_pool_tuning_runs_and_prints_its_table(tmp_path: Path) -> None:
     done = run_script("pool_tuning.py", tmp_path, "--threads", "1,2", "--pool-sizes", "1,2",
-                      "--duration", "0.15", "--warmup", "0.05", "--seed", "40",
-                      "--workload", "mixed,lifecycle")
+                      "--duration", "0.08", "--warmup", "0.03", "--seed", "40",
+                      "--workload", "mixed,lifecycle", "--passes", "2")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "| threads | pool | ops/s |" in out
     assert "### sqlite · mixed" in out and "### sqlite · lifecycle" in out
     assert "is within 5% of the best" in out
+    assert "**recommended for sqlite · mixed: pool_size=" in out
+    assert "throughput knee" in out and "max_overflow=" in out and "within noise" in out
     csv_path = tmp_path / "out" / "pool_tuning.csv"
     csv = csv_path.read_text()
     assert csv.startswith("backend,workload,duration_s,threads,pool_size,")
+    assert "ops_per_s_min,ops_per_s_max" in csv.splitlines()[0]
     assert len(csv.strip().splitlines()) == 1 + 2 * 4  # header + 2 workloads x 4 cells
     # --report redraws an earlier run's tables from its CSV, running nothing
     again = run_script("pool_tuning.py", tmp_path, "--report", str(csv_path), "--no-plots")
     assert again.returncode == 0, again.stderr
-    assert "### sqlite · mixed · 0.15 s per cell" in again.stdout
+    assert "### sqlite · mixed · 0.08 s per cell" in again.stdout
+    assert "**recommended for sqlite · mixed" in again.stdout
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -62,14 +66,17 @@ def test_compare_runs_and_prints_its_table(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "| threads | operation | raw ops/s | agentdb ops/s |" in out
-    for op in ("insert", "get", "list", "lifecycle"):
+    assert "| operation | raw CPU µs/op | agentdb CPU µs/op |" in out
+    for op in ("insert", "get", "list", "lifecycle", "batch"):
         assert f"| {op}" in out
     assert "targets met" in out or "targets missed" in out
     try:
+        import aiosql  # noqa: F401
         import sqlalchemy  # noqa: F401
     except ImportError:
-        pytest.skip("SQLAlchemy not installed: only raw and agentdb were compared")
-    assert "core ops/s" in out and "orm ops/s" in out and "agentdb/orm" in out
+        pytest.skip("bench extra not installed: only raw and agentdb were compared")
+    assert "aiosql ops/s" in out and "core ops/s" in out and "orm ops/s" in out
+    assert "raw/agentdb CPU" in out and "<= aiosql" in out
 
 
 def test_explain_shows_each_list_filter_using_its_index(tmp_path: Path) -> None:
@@ -97,3 +104,14 @@ def test_stream_benchmark_prints_the_peak_rss(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "| sqlite  | 20000 |" in done.stdout and "| yes " in done.stdout
+
+
+def test_batch_runs_and_prints_its_table(tmp_path: Path) -> None:
+    done = run_script("batch.py", tmp_path, "--jobs", "300", "--loop", "30", "--rounds", "1")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "| way " in out and "| jobs/s |" in out
+    for way in ("agentdb", "executemany", "loop"):
+        assert f"| {way}" in out
+    assert "agentdb / executemany =" in out
+    assert "targets met" in out or "targets missed" in out

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from agentdb import ConflictError, DatabaseUnavailable, QueryError, ValidationError
 from agentdb.convert import adapt_mysql, adapt_postgresql, adapt_sqlite, from_json, to_bool, to_utc
 from agentdb.pool import Database
-from agentdb.queries import KINDS, PARAM, Queries, convert, load, scan, sql_dir
+from agentdb.queries import KINDS, PARAM, Queries, _copy_plan, convert, load, scan, sql_dir
 from agentdb.records import Record
 
 FIXTURES = Path(__file__).parent / "sql_fixtures"
@@ -541,6 +541,27 @@ def test_run_many_batches_in_one_unit_of_work(qdb: Database) -> None:
     assert Q.run(qdb, "count_items") == 0
     with pytest.raises(QueryError, match="run_many needs an :exec or :affected query"):
         Q.run_many(qdb, "get_item", [{"id": 1}])
+
+
+def test_run_many_streams_plain_inserts_through_copy_on_postgresql(qdb: Database) -> None:
+    stmt = Q._statement(qdb.dialect, "add_item")
+    plan = _copy_plan(stmt)
+    if qdb.dialect == "postgresql":
+        assert plan is not None and plan[0].startswith("/* agentdb:items.add_item */ COPY q_items")
+    else:
+        assert plan is None  # executemany: PyMySQL's multi-row INSERT, sqlite3's C loop
+    rows = [item(i, data={"i": i, "s": TRICKY[0]}, at=AT, flag=i % 2 == 0, body=TRICKY[i % 8])
+            for i in range(1, 301)]
+    assert Q.run_many(qdb, "add_item", rows) == 300
+    got = Q.run(qdb, "get_item", id=7)
+    assert from_json(got["data"]) == {"i": 7, "s": TRICKY[0]} and to_utc(got["at"]) == AT
+    assert got["body"] == TRICKY[7] and to_bool(got["flag"]) is False
+    # a row that fails its check halfway through the stream: nothing of the batch stays
+    Q.run(qdb, "delete_items")
+    bad = [item(i) for i in range(1, 200)] + [{"id": 500, "label": "x"}]
+    with pytest.raises(QueryError, match="missing parameter"):
+        Q.run_many(qdb, "add_item", bad)
+    assert Q.run(qdb, "count_items") == 0
 
 
 def test_run_many_joins_the_callers_unit(qdb: Database) -> None:

@@ -40,6 +40,13 @@ class PGCursor(psycopg.Cursor[DictRow]):
             super().execute("BEGIN")
         super().executemany(query, params_seq, **kwargs)
 
+    def copy(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        conn: PGConnection = self._conn  # type: ignore[assignment]
+        if conn.begin_pending:  # COPY inside a unit of work belongs to its transaction
+            conn.begin_pending = False
+            super().execute("BEGIN")
+        return super().copy(statement, params, **kwargs)
+
 
 class PGConnection(psycopg.Connection[DictRow]):
     """A psycopg connection that remembers when it was born and last given back."""

@@ -62,7 +62,8 @@ class JobStatus(StrEnum):
 
 
 _FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
-_STATUS = {s.value: s for s in JobStatus}  # a dict lookup: Enum.__call__ is slow on hot paths
+_STATUS = {s.value: s for s in JobStatus}
+_PENDING = JobStatus.PENDING.value  # a dict lookup: Enum.__call__ is slow on hot paths
 
 # The statuses each status may be reached from. Nothing leads back to pending, and a finished
 # job stays finished.
@@ -471,24 +472,32 @@ class JobStore(Repository):
 
     def create_job_batch(self, jobs: Iterable[Mapping[str, Any]]) -> str:
         """Create many jobs under one new batch_id, all or none: one transaction, one round trip
-        per chunk of rows. Each item takes the keywords of :meth:`create` (but batch_id)."""
+        per chunk of rows (one COPY on PostgreSQL). Each item takes the keywords of
+        :meth:`create` (but batch_id); a bad one is a ValidationError naming it
+        (``jobs[3].priority``) before any SQL runs."""
         batch_id, now = v.new_id(), v.utcnow()
         rows = []
         for i, spec in enumerate(jobs):
-            where = f"jobs[{i}]"
-            if not isinstance(spec, Mapping):
-                raise ValidationError(where, f"must be a mapping, got {type(spec).__name__}")
-            unknown = spec.keys() - _BATCH_FIELDS
-            if unknown:
-                raise ValidationError(where, f"unknown field(s) {', '.join(sorted(unknown))}; "
-                                             f"allowed: {', '.join(sorted(_BATCH_FIELDS))}")
-            rows.append(_new_job(
-                where + ".", spec.get("tool_name"),
-                v.json_object_encoded(where + ".parameters", spec.get("parameters"))[1],
-                spec.get("priority", 0), spec.get("workflow_id"), spec.get("user_id"),
-                batch_id, now, spec.get("run_at"), spec.get("delay"),
-                spec.get("max_attempts", self.max_attempts),
-            ))
+            try:
+                if not isinstance(spec, Mapping):
+                    raise ValidationError("", f"must be a mapping, got {type(spec).__name__}")
+                if not _BATCH_FIELDS.issuperset(spec):
+                    unknown = sorted(spec.keys() - _BATCH_FIELDS)
+                    raise ValidationError("", f"unknown field(s) {', '.join(unknown)}; allowed: "
+                                              f"{', '.join(sorted(_BATCH_FIELDS))}")
+                get = spec.get
+                parameters = get("parameters")
+                if parameters is not None and not isinstance(parameters, Mapping):
+                    raise ValidationError("parameters", "must be a JSON object (dict), got "
+                                                        f"{type(parameters).__name__}")
+                rows.append(_new_job(
+                    "", get("tool_name"), v.json_encoded("parameters", parameters),
+                    get("priority", 0), get("workflow_id"), get("user_id"), batch_id, now,
+                    get("run_at"), get("delay"), get("max_attempts", self.max_attempts),
+                ))
+            except ValidationError as exc:  # named here, so a valid batch pays no f-string
+                field = f"jobs[{i}]" + (f".{exc.field}" if exc.field else "")
+                raise ValidationError(field, exc.rule) from None
         if not rows:
             raise ValidationError("jobs", "must not be empty")
         self.run_many("insert_job", rows)
@@ -631,12 +640,12 @@ def _new_job(prefix: str, tool_name: Any, parameters: JsonText | None, priority:
         "max_attempts": _attempts(prefix + "max_attempts", max_attempts),
         "dedupe_key": None,
         "id": v.new_id(),
-        "tool_name": _name(prefix + "tool_name", tool_name, required=True),
-        "status": JobStatus.PENDING.value,
-        "priority": v.integer(prefix + "priority", priority, minimum=-INT32 - 1, maximum=INT32),
+        "tool_name": _name("tool_name", tool_name, required=True),
+        "status": _PENDING,
+        "priority": v.integer("priority", priority, minimum=-INT32 - 1, maximum=INT32),
         "batch_id": batch_id,
-        "workflow_id": v.identifier(prefix + "workflow_id", workflow_id),
-        "user_id": v.identifier(prefix + "user_id", user_id),
+        "workflow_id": v.identifier("workflow_id", workflow_id),
+        "user_id": v.identifier("user_id", user_id),
         "parameters": parameters,
         "created_at": now,
     }

@@ -1270,6 +1270,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.breakdown:
             text += f"\n\nwhere agentdb's time goes ({ctx.dialect}):\n\n{layers}"
         tables.append(text)
+        print(text, end="\n\n", file=sys.stderr, flush=True)  # kept if a later backend fails
         missed += miss
         for threads, results in per_threads.items():
             for (op, way), m in results.items():

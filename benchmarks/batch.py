@@ -71,7 +71,8 @@ def raw_rows(dialect: str, n: int) -> list[dict[str, Any]]:
     return [{"id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
              "priority": i % 3, "batch_id": batch, "workflow_id": None, "user_id": None,
              "parameters": Jsonb(PARAMS) if dialect == "postgresql" else json.dumps(PARAMS),
-             "created_at": now} for i in range(n)]
+             "created_at": now, "run_at": now, "max_attempts": 3, "dedupe_key": None}
+            for i in range(n)]
 
 
 def ways(url: str, jobs: JobStore, conn: Any, n: int, loop: int) -> dict[str, Callable[[], int]]:
@@ -96,11 +97,12 @@ def ways(url: str, jobs: JobStore, conn: Any, n: int, loop: int) -> dict[str, Ca
         rows = raw_rows(dialect, n)
         with conn.cursor() as cur, cur.copy(
             "COPY jobs (id, tool_name, status, priority, batch_id, workflow_id, user_id, "
-            "parameters, created_at, updated_at) FROM STDIN"
+            "parameters, created_at, updated_at, run_at, max_attempts) FROM STDIN"
         ) as cp:
             for r in rows:
                 cp.write_row((r["id"], r["tool_name"], r["status"], r["priority"], r["batch_id"],
-                              None, None, r["parameters"], r["created_at"], r["created_at"]))
+                              None, None, r["parameters"], r["created_at"], r["created_at"],
+                              r["run_at"], r["max_attempts"]))
         return n
 
     def create_loop() -> int:

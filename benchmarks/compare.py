@@ -441,7 +441,7 @@ class AgentDB(Way):
 
 
 AIOSQL_NAMES = {"insert_job": "insert_job!", "get_job": "get_job^",
-                "list_jobs": "list_jobs", "claim_next_job": "claim_next_job^",
+                "list_jobs": "list_jobs", "claim_due_jobs": "claim_due_jobs^",
                 "lock_due_jobs": "lock_due_jobs^", "mark_claimed": "mark_claimed!",
                 "save_result": "save_result!", "finish_job": "finish_job!"}
 
@@ -556,7 +556,7 @@ class AioSQL(Way):
         def claim() -> str | None:
             if ctx.dialect != "mysql":
                 with lock, connection(thread) as conn:
-                    row = q.claim_next_job(conn, worker_id=worker, now=ctx.now(),
+                    row = q.claim_due_jobs(conn, worker_id=worker, now=ctx.now(),
                                            lease_until=ctx.now(30), limit=1)
             else:
                 with self.transaction(thread) as conn:

@@ -5,6 +5,7 @@ from . import errors
 from .config import Config, parse_config
 from .errors import (
     AgentDBError,
+    CommitUnknown,
     ConfigError,
     ConflictError,
     DatabaseUnavailable,
@@ -86,6 +87,7 @@ __all__ = [
     "Artifact",
     "ArtifactType",
     "ArtifactTypeName",
+    "CommitUnknown",
     "Config",
     "ConfigError",
     "ConflictError",

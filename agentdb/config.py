@@ -31,6 +31,7 @@ _SCHEMES: dict[str, Dialect] = {
 _DEFAULT_PORTS: dict[str, int] = {"postgresql": 5432, "mysql": 3306}
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 _TLS_MODES = ("auto", "disable", "prefer", "require")
+_DURABILITY = ("normal", "full")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -52,7 +53,9 @@ class Config:
     pool_recycle: float | None = 3600.0  # seconds; None never replaces by age
     pre_ping: bool = True  # check a connection idle longer than ping_interval
     ping_interval: float = 5.0  # seconds of idleness after which pre_ping pings
-    connect_timeout: float = 10.0  # seconds to open one connection
+    connect_timeout: float = 10.0  # seconds to open one connection (and to answer health())
+    statement_timeout: float | None = 30.0  # seconds to wait for a reply; None = forever
+    durability: str = "normal"  # SQLite: "full" survives power loss (synchronous=FULL)
     busy_timeout: int = 30000  # SQLite: milliseconds to wait on another process's lock
     tls: str = "auto"  # auto = off on loopback, the driver's default elsewhere
     prepare_threshold: int | None = 5  # psycopg automatic prepared statements; None = off
@@ -111,6 +114,8 @@ _POOL_OPTIONS: dict[str, type] = {
     "pre_ping": bool,
     "ping_interval": float,
     "connect_timeout": float,
+    "statement_timeout": float,
+    "durability": str,
     "busy_timeout": int,
     "tls": str,
     "prepare_threshold": int,
@@ -127,7 +132,7 @@ _ENV_OPTIONS = {
 def _coerce(name: str, value: Any) -> Any:
     """Convert and range-check one pool option; raise ConfigError naming it."""
     kind = _POOL_OPTIONS[name]
-    if value is None and name in ("pool_recycle", "prepare_threshold"):
+    if value is None and name in ("pool_recycle", "prepare_threshold", "statement_timeout"):
         return None
     try:
         if kind is bool:
@@ -155,7 +160,12 @@ def _coerce(name: str, value: Any) -> Any:
         if number not in _TLS_MODES:
             raise ConfigError(f"option tls={number!r} must be one of {', '.join(_TLS_MODES)}")
         return number
-    if name == "pool_recycle" and number <= 0:
+    if name == "durability":
+        if number not in _DURABILITY:
+            raise ConfigError(f"option durability={number!r} must be one of "
+                              f"{', '.join(_DURABILITY)}")
+        return number
+    if name in ("pool_recycle", "statement_timeout") and number <= 0:
         return None  # like SQLAlchemy's pool_recycle=-1: never replace by age
     if name == "prepare_threshold" and number < 0:
         return None

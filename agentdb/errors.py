@@ -20,6 +20,12 @@ class DatabaseUnavailable(AgentDBError):
     """The server cannot be reached; names host:port, never the password."""
 
 
+class CommitUnknown(DatabaseUnavailable):
+    """The connection was lost after a COMMIT (or a lone write in autocommit) was sent: it may
+    or may not have been applied. Never retried silently; the caller must check (idempotency
+    key, unique constraint, or a read) before doing it again."""
+
+
 class PoolTimeout(AgentDBError):
     """No connection became free within ``pool_timeout``."""
 
@@ -85,6 +91,7 @@ class TransactionError(AgentDBError):
 
 __all__ = [
     "AgentDBError",
+    "CommitUnknown",
     "ConfigError",
     "ConflictError",
     "DatabaseUnavailable",

@@ -222,18 +222,29 @@ def test_a_backend_killed_while_idle_is_replaced_unseen(make_db: Any, server: st
 def test_unreachable_server_is_database_unavailable_without_password(server: str) -> None:
     require_server(server)
     url = f"{server}://someone:s3cr3t-pw@127.0.0.1:1/nowhere"
-    start = time.monotonic()
-    with pytest.raises(DatabaseUnavailable) as info:
-        agentdb.connect(url, connect_timeout=2)
-    assert time.monotonic() - start < 2.5
-    text = str(info.value) + repr(info.value)
-    assert "127.0.0.1:1" in text
-    assert "s3cr3t-pw" not in text
+    db = agentdb.connect(url, connect_timeout=2)  # lazy: connect() never waits for a server
+    try:
+        for use in (lambda: db.acquire().__enter__(), lambda: agentdb.connect(url, wait=1)):
+            start = time.monotonic()
+            with pytest.raises(DatabaseUnavailable) as info:
+                use()
+            assert time.monotonic() - start < 2.5
+            text = str(info.value) + repr(info.value)
+            assert "127.0.0.1:1" in text and "refused" in text  # where, and the driver's reason
+            assert "s3cr3t-pw" not in text
+        assert db.stats().in_use == 0 and db.stats().waiting == 0
+        assert db.health()["status"] == "unhealthy"
+    finally:
+        db.close()
 
 
 def test_sqlite_in_a_missing_directory_is_database_unavailable(tmp_path: Any) -> None:
+    db = agentdb.connect(f"sqlite:///{tmp_path}/missing/x.db")
     with pytest.raises(DatabaseUnavailable, match="does not exist"):
-        agentdb.connect(f"sqlite:///{tmp_path}/missing/x.db")
+        db.wait()
+    (tmp_path / "missing").mkdir()  # the same Database works once the directory is there
+    db.wait()
+    db.close()
 
 
 def test_sqlite_connection_settings(make_db: Any) -> None:

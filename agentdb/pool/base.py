@@ -7,6 +7,7 @@ transactions itself, so a lone statement costs one round trip.
 
 from __future__ import annotations
 
+import select
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
@@ -16,6 +17,28 @@ from typing import Any, ClassVar, Literal, TypedDict
 
 from ..config import Config
 from ..errors import DatabaseUnavailable, PoolTimeout
+
+# What an idle connection's socket must not show: data, urgent data, or the peer's close.
+_POLL_EVENTS = select.POLLIN | select.POLLPRI | getattr(select, "POLLRDHUP", 0)
+
+
+def watch(fd: int) -> Any:
+    """A poll object on one connection's socket, made once per connection. ``.poll(0)`` costs
+    under a microsecond and is empty while an idle connection is quiet; anything else (the
+    server's FIN after a restart or a kill, an error packet before it) means it is going away,
+    and it is noticed at checkout without a round trip."""
+    poller = select.poll()
+    poller.register(fd, _POLL_EVENTS)
+    return poller
+
+
+def causes(exc: BaseException | None) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from (the driver's error behind ours)."""
+    out: list[BaseException] = []
+    while exc is not None and len(out) < 8:
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
 
 
 class HealthReport(TypedDict):
@@ -68,8 +91,11 @@ class Backend(ABC):
         self.config = config
 
     @abstractmethod
-    def getconn(self) -> Any:
-        """A connection, waiting at most ``pool_timeout``; raises PoolTimeout."""
+    def getconn(self, timeout: float | None = None) -> Any:
+        """A live connection. Waits at most ``timeout`` (default ``pool_timeout``) for a free
+        slot, then raises PoolTimeout (every connection held by a live caller); raises
+        DatabaseUnavailable, within ``connect_timeout`` plus a little, when none can be opened.
+        """
 
     @abstractmethod
     def putconn(self, conn: Any, broken: bool = False) -> None:
@@ -96,6 +122,21 @@ class Backend(ABC):
 
     def is_closed(self, conn: Any) -> bool:
         """Whether the driver knows the connection is dead (no round trip)."""
+        return False
+
+    def broken(self, conn: Any, exc: BaseException | None) -> bool:
+        """Whether ``conn`` may be unusable after ``exc``: closed, mid-protocol, or a driver
+        error of the kind that leaves it so. Such a connection is discarded, never pooled."""
+        return self.is_closed(conn)
+
+    def set_read_timeout(self, conn: Any, seconds: float | None) -> None:
+        """Bound the wait for the server's replies on ``conn`` (None: back to
+        ``statement_timeout``); a frozen server then fails the call instead of hanging it."""
+        return None  # SQLite: a local file has no server to wait for
+
+    def retryable(self, exc: BaseException) -> bool:
+        """A deadlock, serialization failure or lock wait timeout: the whole unit of work was
+        rolled back by the server and may run again."""
         return False
 
     def unavailable(self, exc: BaseException) -> DatabaseUnavailable:
@@ -143,19 +184,19 @@ class Slots:
     def waiting(self) -> int:
         return len(self.queue)
 
-    def take(self) -> Any | None:
+    def take(self, timeout: float | None = None) -> Any | None:
         """Take a slot; return an idle connection kept here, or None (then open one)."""
         with self.lock:
             if self.in_use < self.max_size and not self.queue:
                 self.in_use += 1
             else:
-                self._wait()  # returns holding a slot handed over by give()
+                self._wait(timeout)  # returns holding a slot handed over by give()
             self.acquired += 1
             return self.idle.pop() if self.idle else None
 
-    def _wait(self) -> None:
+    def _wait(self, timeout: float | None) -> None:
         start = monotonic()
-        deadline = start + self.config.pool_timeout
+        deadline = start + (self.config.pool_timeout if timeout is None else timeout)
         waiter = _Waiter(self.lock)
         self.queue.append(waiter)
         while not waiter.granted:

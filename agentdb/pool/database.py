@@ -10,18 +10,29 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import random
 import threading
+import time
 import uuid
 import weakref
 from collections import deque
+from collections.abc import Callable
 from threading import Lock
-from time import perf_counter
+from time import monotonic, perf_counter
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import Config, parse_config
-from ..errors import AgentDBError, PoolTimeout, TransactionError
+from ..errors import (
+    AgentDBError,
+    CommitUnknown,
+    DatabaseUnavailable,
+    PoolTimeout,
+    TransactionError,
+)
 from .base import Backend, HealthReport, PoolStats
+
+T = TypeVar("T")
 
 
 def _sqlite_write_lock(config: Config) -> Lock:
@@ -85,6 +96,43 @@ class Database:
             return _Savepoint(self)
         return _Unit(self, readonly)
 
+    def run_in_transaction(
+        self,
+        fn: Callable[[Any], T],
+        *,
+        retries: int = 3,
+        backoff: float = 0.05,
+        max_backoff: float = 2.0,
+    ) -> T:
+        """Run ``fn(conn)`` in one unit of work, and run the whole unit again (up to
+        ``retries`` times, after ``backoff * 2**n`` seconds with ±50 % jitter) when the server
+        rolled it back for a deadlock (PostgreSQL 40P01, MySQL 1213), a serialization failure
+        (40001), a lock wait timeout (MySQL 1205, SQLite busy), or when the connection was lost
+        before COMMIT was sent. Never after ``CommitUnknown``: a COMMIT that may have arrived is
+        the caller's to check. ``fn`` must be safe to run again (no side effects outside the
+        database). Inside an outer unit it just runs: the outer unit owns the retry.
+        """
+        unit: _Unit | None = getattr(self._local, "unit", None)
+        if unit is not None:
+            return fn(unit.conn)
+        attempt = 0
+        while True:
+            try:
+                with self.transaction() as conn:
+                    return fn(conn)
+            except CommitUnknown:
+                raise
+            except (DatabaseUnavailable, AgentDBError) as exc:
+                retry = isinstance(exc, DatabaseUnavailable) or self.backend.retryable(exc)
+                if not retry or attempt >= retries:
+                    raise
+            except Exception as exc:  # a raw driver error from fn's own statements
+                if not self.backend.retryable(exc) or attempt >= retries:
+                    raise
+            delay = min(max_backoff, backoff * 2**attempt) * random.uniform(0.5, 1.5)
+            attempt += 1
+            time.sleep(delay)
+
     def connection(self, write: bool = False) -> _Unit | _Borrow:
         """A connection for statements that need no unit of their own: the current unit's if
         this thread is in one, else an autocommit checkout (a lone statement = one round trip).
@@ -96,8 +144,8 @@ class Database:
         if unit is None and self._write_lock is not None and (write or self._lock_reads):
             # One SQLite statement in autocommit takes its write lock before it reads, and the
             # busy handler retries it whole: as safe as BEGIN IMMEDIATE, without two statements.
-            return _Borrow(self, None, self._write_lock)
-        return _Borrow(self, unit)
+            return _Borrow(self, None, self._write_lock, True)
+        return _Borrow(self, unit, None, write)
 
     @property
     def in_transaction(self) -> bool:
@@ -141,14 +189,19 @@ class Database:
 
     def health(self) -> HealthReport:
         """``{"status": "healthy"|"unhealthy", "latency_ms": ..., "error": ...}`` from one
-        ``SELECT 1``; never raises, never shows the password."""
+        ``SELECT 1``; never raises, never shows the password, and answers within
+        ``connect_timeout`` (plus a little) even when the server is down, frozen or every
+        connection is busy."""
         start = perf_counter()
         error: str | None = None
         try:
-            with self.connection() as conn:
-                cur = conn.cursor()
-                cur.execute("SELECT 1")
-                cur.fetchall()
+            if self.in_transaction:
+                with self.connection() as conn:
+                    cur = conn.cursor()
+                    cur.execute("SELECT 1")
+                    cur.fetchall()
+            else:
+                self._probe()
         except Exception as exc:
             error = str(exc) or type(exc).__name__
             if self.config.password:
@@ -158,6 +211,42 @@ class Database:
             "latency_ms": round((perf_counter() - start) * 1000, 3),
             "error": error,
         }
+
+    def _probe(self) -> None:
+        """``SELECT 1`` on a pooled connection, every wait bounded by ``connect_timeout``."""
+        backend = self.backend
+        limit = self.config.connect_timeout
+        conn = backend.getconn(timeout=limit)
+        broken = False
+        try:
+            backend.set_read_timeout(conn, limit)
+            cur = conn.cursor()
+            cur.execute("SELECT 1")
+            cur.fetchall()
+        except BaseException as exc:
+            broken = backend.broken(conn, exc)
+            raise
+        finally:
+            if not broken:
+                backend.set_read_timeout(conn, None)
+            backend.putconn(conn, broken)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the database answers, for at most ``timeout`` seconds (default:
+        ``connect_timeout``); raise DatabaseUnavailable with the last reason otherwise. The
+        fail-fast start: ``connect()`` itself never waits for the server."""
+        limit = self.config.connect_timeout if timeout is None else timeout
+        deadline = monotonic() + limit
+        while True:
+            report = self.health()
+            if report["status"] == "healthy":
+                return
+            if monotonic() >= deadline:
+                raise DatabaseUnavailable(
+                    f"{self.dialect} at {self.config.target} did not answer within "
+                    f"{limit:g}s: {report['error']}"
+                )
+            time.sleep(min(0.1, max(deadline - monotonic(), 0)))
 
     def close(self) -> None:
         """Close every pooled connection; the Database cannot be used afterwards."""
@@ -174,6 +263,8 @@ class Database:
             backend.abandon()
             _ORPHANS.append(backend)  # never closed here, never collected mid-run
         self._local = threading.local()
+        if self.dialect == "sqlite":
+            self._write_lock = _sqlite_write_lock(self.config)
 
     def __enter__(self) -> Database:
         return self
@@ -234,21 +325,35 @@ class _Unit:
         db._local.unit = None
         backend = db._backend
         assert backend is not None
+        conn = self.conn
         commit = exc_type is None and not self.doomed
         broken = False
         try:
-            backend.finish(self.conn, commit)
+            if commit and backend.is_closed(conn):
+                broken = True  # known dead before COMMIT was sent: nothing was committed
+                raise DatabaseUnavailable(
+                    f"lost the connection to {db.dialect} at {db.config.target} before COMMIT; "
+                    "the unit of work was not committed"
+                )
+            backend.finish(conn, commit)
         except Exception as err:
-            broken = backend.is_closed(self.conn)
+            broken = broken or backend.broken(conn, err)
             if exc_type is None:  # do not hide the error that is already on its way out
                 if isinstance(err, AgentDBError):
                     raise
+                if commit and broken:
+                    raise CommitUnknown(
+                        f"lost the connection to {db.dialect} at {db.config.target} after "
+                        f"COMMIT was sent: the unit of work may or may not be committed ({err})"
+                    ) from err
                 raise TransactionError(
                     f"could not {'commit' if commit else 'roll back'}: {err}"
                 ) from err
         finally:
-            broken = broken or (exc_type is not None and backend.is_closed(self.conn))
-            backend.putconn(self.conn, broken)
+            broken = broken or (exc_type is not None and backend.broken(conn, exc))
+            backend.putconn(conn, broken)
+        if broken and exc is not None and not isinstance(exc, AgentDBError):
+            raise _lost(db, exc) from exc  # a raw driver error from the caller's own statement
         if exc_type is None and self.doomed:
             raise TransactionError("an inner block of this unit of work failed; all of it was "
                                    "rolled back")
@@ -298,13 +403,16 @@ class _Borrow:
     """A connection for bare statements: the current unit's, or an autocommit checkout (for a
     SQLite write, taken under the file's writer lock)."""
 
-    __slots__ = ("conn", "db", "lock", "unit")
+    __slots__ = ("conn", "db", "lock", "unit", "write")
     conn: Any
 
-    def __init__(self, db: Database, unit: _Unit | None, lock: Lock | None = None) -> None:
+    def __init__(
+        self, db: Database, unit: _Unit | None, lock: Lock | None = None, write: bool = False
+    ) -> None:
         self.db = db
         self.unit = unit
         self.lock = lock
+        self.write = write
 
     def __enter__(self) -> Any:
         if self.unit is not None:
@@ -335,12 +443,35 @@ class _Borrow:
             return
         backend = self.db._backend
         assert backend is not None
+        broken = False
         try:
-            broken = exc_type is not None and backend.is_closed(self.conn)
+            broken = exc_type is not None and backend.broken(self.conn, exc)
             backend.putconn(self.conn, broken)
         finally:
             if self.lock is not None:
                 self.lock.release()
+        if not broken or exc is None or isinstance(exc, CommitUnknown):
+            return
+        if self.write and isinstance(exc, Exception) and (
+            isinstance(exc, DatabaseUnavailable) or not isinstance(exc, AgentDBError)
+        ):
+            # A lone write in autocommit is its own COMMIT, and it was sent.
+            raise CommitUnknown(f"{_lost(self.db, exc)}; the write may or may not have been "
+                                "applied") from exc
+        if not isinstance(exc, AgentDBError):
+            raise _lost(self.db, exc) from exc
+
+
+def _lost(db: Database, exc: BaseException) -> DatabaseUnavailable:
+    """A typed error for a driver error that cost the connection."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if db.config.password:
+        reason = reason.replace(db.config.password, "***")
+    return DatabaseUnavailable(f"lost the connection to {db.dialect} at {db.config.target}: "
+                               f"{reason}")
+
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -349,10 +480,22 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def connect(url: str | None = None, **options: Any) -> Database:
+def connect(url: str | None = None, *, wait: bool | float = False, **options: Any) -> Database:
     """Open a pool. With no URL: ``DATABASE_URL``, else the ``DB_*`` variables, else
-    ``sqlite:///agentdb.db``. Options (``pool_size=10``, ...) override the URL's."""
-    return Database(parse_config(url, **options))
+    ``sqlite:///agentdb.db``. Options (``pool_size=10``, ...) override the URL's.
+
+    Never waits for the server: a database that is down now is used as soon as it answers
+    (only a bad URL or option fails here, with ConfigError). ``wait=True`` (or a number of
+    seconds) fails fast instead: it blocks until the database answers, up to
+    ``connect_timeout`` (or that many seconds), and raises DatabaseUnavailable otherwise."""
+    db = Database(parse_config(url, **options))
+    if wait is not False:
+        try:
+            db.wait(None if wait is True else float(wait))
+        except BaseException:
+            db.close()
+            raise
+    return db
 
 
 _LIVE: weakref.WeakSet[Database] = weakref.WeakSet()
@@ -360,6 +503,16 @@ _ORPHANS: list[Backend] = []
 
 
 def _reset_after_fork() -> None:
+    """In a forked child, every lock agentdb holds is made anew (another thread of the parent
+    may have held it at the fork), then every Database forgets the parent's connections."""
+    import sys
+
+    sqlite = sys.modules.get(__package__ + ".sqlite")
+    if sqlite is not None:
+        sqlite.reset_write_locks()
+    manager = sys.modules.get(__package__ + ".manager")
+    if manager is not None:
+        manager.reset_locks()
     for db in list(_LIVE):
         db._after_fork()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from typing import Any
 
 from ..config import parse_config
@@ -22,6 +23,7 @@ class PoolManager:
         self._defaults = defaults
         self._pools: dict[str, Database] = {}
         self._lock = threading.Lock()
+        _MANAGERS.add(self)
 
     @staticmethod
     def _url(name: str) -> str:
@@ -58,3 +60,12 @@ class PoolManager:
 
     def __len__(self) -> int:
         return len(self._pools)
+
+
+_MANAGERS: weakref.WeakSet[PoolManager] = weakref.WeakSet()
+
+
+def reset_locks() -> None:
+    """In a forked child: a fresh lock for every manager (see database._reset_after_fork)."""
+    for manager in list(_MANAGERS):
+        manager._lock = threading.Lock()

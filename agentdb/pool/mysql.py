@@ -7,6 +7,13 @@ connection past ``pool_recycle`` and ping only one idle past ``ping_interval`` â
 itself reopens what fails them. ``reset=False``: connections are autocommit and every
 transaction we open we also end, so PooledDB need not send a ROLLBACK on each return.
 
+Outages: nothing is opened at start (a server that is down is picked up when it answers);
+``read_timeout``/``write_timeout`` are ``statement_timeout``, so a frozen server fails a call;
+the ping hook also polls the idle socket (~1 Âµs), so a connection the server closed (restart,
+KILL, a packet too large) is replaced at checkout, before any statement is sent; and a driver
+error that may leave a connection unusable (client errors 2000+, packet too large, protocol
+errors) discards it instead of pooling it.
+
 We run statements on the raw PyMySQL connection, not through PooledDB's "steady" cursor: that
 cursor transparently reconnects and *re-runs* a statement that failed on a lost connection,
 and a statement that may already have run must never be retried.
@@ -27,7 +34,13 @@ import pymysql.cursors
 from dbutils.pooled_db import PooledDB
 from pymysql.constants import FIELD_TYPE
 
-from .base import Backend, Counts, Slots
+from ..errors import DatabaseUnavailable
+from .base import Backend, Counts, Slots, causes, watch
+
+# Server errors after which the session is gone or out of step: shutdown, packet too large,
+# killed, and the idle/wait timeout goodbye (4031). Client errors (2000+) are all of that kind.
+_BREAKING_CODES = frozenset({1053, 1153, 1927, 4031})
+_RETRY_CODES = frozenset({1213, 1205})  # deadlock, lock wait timeout
 
 
 class LazyBeginTupleCursor(pymysql.cursors.Cursor):  # type: ignore[misc]
@@ -69,11 +82,13 @@ class MySQLConnection(pymysql.connections.Connection):  # type: ignore[misc]
     pid: int = 0
     begin_pending = False  # a unit of work started and has not run a statement yet
     pooled: Any = None  # PooledDB's proxy while checked out: dropping it returns the connection
+    poller: Any = None  # poll object on the socket: see base.watch
 
     def connect(self, sock: Any = None) -> None:
         super().connect(sock)
         self.born = self.last_used = monotonic()
         self.pid = os.getpid()
+        self.poller = watch(self._sock.fileno())
 
     def close(self) -> None:
         if self.pid != os.getpid():
@@ -109,6 +124,8 @@ class MySQLBackend(Backend):
             "database": c.database,
             "charset": "utf8mb4",
             "connect_timeout": c.connect_timeout,
+            "read_timeout": c.statement_timeout,
+            "write_timeout": c.statement_timeout,
             "autocommit": True,
             "cursorclass": LazyBeginCursor,
             "conv": _CONVERSIONS,
@@ -125,6 +142,7 @@ class MySQLBackend(Backend):
             kwargs["ssl_verify_cert"] = False  # any ssl_* option makes PyMySQL require TLS
         kwargs.update(c.driver_args)
         self._slots = Slots(c)  # PooledDB's own blocking wait has no timeout
+        self.down: DatabaseUnavailable | None = None  # why the last connection attempt failed
         self._conns: weakref.WeakSet[MySQLConnection] = weakref.WeakSet()
         self.pool = PooledDB(
             creator=_Creator(self),
@@ -136,34 +154,39 @@ class MySQLBackend(Backend):
             ping=(1, self._alive),
             **kwargs,
         )
-        self.putconn(self.getconn())  # fail now, with the reason, if the server is unreachable
+        # Lazy start: nothing is opened here; the first checkout opens (or fails) in its turn.
 
     def _connect(self, **kwargs: Any) -> MySQLConnection:
         try:
             conn = MySQLConnection(**kwargs)
         except pymysql.err.OperationalError as exc:
             self._slots.failed()
-            raise self.unavailable(exc) from exc
+            self.down = self.unavailable(exc)
+            raise self.down from exc
+        self.down = None
         self._conns.add(conn)
         return conn
 
     def _alive(self, conn: MySQLConnection) -> bool:
         """PooledDB's ping hook: False makes it replace the connection."""
         now = monotonic()
-        if not conn.open:
+        if not conn.open or conn.poller.poll(0):  # closed, or the server said goodbye
             return False
         recycle = self.config.pool_recycle
         if recycle is not None and now - conn.born > recycle:
             return False
         if self.config.pre_ping and now - conn.last_used > self.config.ping_interval:
+            conn._read_timeout = self.config.connect_timeout  # a frozen server: bounded
             try:
                 conn.ping(reconnect=False)
             except pymysql.err.Error:
                 return False
+            finally:
+                conn._read_timeout = self.config.statement_timeout
         return True
 
-    def getconn(self) -> MySQLConnection:
-        self._slots.take()
+    def getconn(self, timeout: float | None = None) -> MySQLConnection:
+        self._slots.take(timeout)
         try:
             pooled = self.pool.connection(shareable=False)
         except BaseException:
@@ -175,7 +198,7 @@ class MySQLBackend(Backend):
         raw.pooled = pooled
         if not raw.open:  # PooledDB could not reopen it: the server is gone
             self.putconn(raw, broken=True)
-            raise self.unavailable(ConnectionError("connection lost and could not reconnect"))
+            raise self.down or self.unavailable(ConnectionError("connection lost"))
         return raw
 
     def putconn(self, conn: MySQLConnection, broken: bool = False) -> None:
@@ -190,6 +213,27 @@ class MySQLBackend(Backend):
 
     def is_closed(self, conn: MySQLConnection) -> bool:
         return not conn.open
+
+    def broken(self, conn: MySQLConnection, exc: BaseException | None) -> bool:
+        if not conn.open:
+            return True
+        for e in causes(exc):
+            if isinstance(e, pymysql.err.Error):
+                code = e.args[0] if e.args and isinstance(e.args[0], int) else 0
+                if code < 1000 or code >= 2000 or code in _BREAKING_CODES:
+                    return True
+            elif not isinstance(e, Exception):  # interrupted mid-read: out of step
+                return True
+        return False
+
+    def retryable(self, exc: BaseException) -> bool:
+        return any(
+            isinstance(e, pymysql.err.Error) and e.args and e.args[0] in _RETRY_CODES
+            for e in causes(exc)
+        )
+
+    def set_read_timeout(self, conn: MySQLConnection, seconds: float | None) -> None:
+        conn._read_timeout = self.config.statement_timeout if seconds is None else seconds
 
     def start(self, conn: MySQLConnection, readonly: bool) -> None:
         conn.begin_pending = True

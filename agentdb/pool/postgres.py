@@ -1,26 +1,43 @@
 """PostgreSQL through ``psycopg_pool.ConnectionPool``.
 
-The pool already queues waiters, times them out, replaces connections past ``max_lifetime``,
-resets connections on return and counts its own stats; we only configure it. Its ``check``
-hook is where our pre-ping rule lives: ping a connection only when it sat idle longer than
-``ping_interval`` (servers drop idle connections, not busy ones), and refuse one older than
-``pool_recycle`` at checkout (psycopg_pool only looks at age when a connection comes back).
+The pool keeps connections, hands them out, replaces them past ``max_lifetime``, opens them in
+its worker threads and counts its own stats; we configure it and put a small gate in front:
+
+- ``Slots`` admit at most ``max_size`` callers (FIFO, ``pool_timeout``), so the pool's own queue
+  never waits for an exhausted pool, only for a connection being opened. A ``PoolTimeout`` is
+  then always real exhaustion, and ``stats()`` never counts callers who have gone.
+- A caller waiting for a connection being opened gives up with ``DatabaseUnavailable`` (and the
+  driver's reason) as soon as an attempt fails, or after ``connect_timeout``: never after the
+  whole ``pool_timeout``.
+- ``reconnect_timeout=0``: a failed background attempt is retried once, then left to the next
+  caller, who asks the pool to grow again at once. psycopg_pool's default backs off 1, 2, 4 ...
+  seconds, which kept the pool failing for up to 28 s after the server came back.
+- Checkout checks the idle connection itself, with a non-blocking poll of its socket (~1 µs):
+  a server that closed it (restart, kill, failover) has sent FIN. The pool's ``check`` hook is
+  not used: after a failed check it sleeps 1, 2, 4 ... seconds before trying the next one.
+- ``Connection.wait`` gets a deadline (``statement_timeout``), so a frozen server fails a call.
 """
 
 from __future__ import annotations
 
+import weakref
 from time import monotonic
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import psycopg_pool
+from psycopg import errors as pe
+from psycopg.connection import _WAIT_INTERVAL
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 
-from ..errors import PoolTimeout, TransactionError
-from .base import Backend, Counts
+from ..errors import DatabaseUnavailable, TransactionError
+from .base import Backend, Counts, Slots, causes, watch
 
 _NEVER = 10 * 365 * 24 * 3600.0  # psycopg_pool wants a number for "no max lifetime"
+_GONE_STATES = frozenset({"57P01", "57P02", "57P03"})  # admin shutdown, crash, cannot connect
+_RETRY_STATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
+_BAD_STATUS = (TransactionStatus.ACTIVE, TransactionStatus.UNKNOWN)
 
 
 class PGCursor(psycopg.Cursor[DictRow]):
@@ -48,12 +65,47 @@ class PGCursor(psycopg.Cursor[DictRow]):
         return super().copy(statement, params, **kwargs)
 
 
-class PGConnection(psycopg.Connection[DictRow]):
-    """A psycopg connection that remembers when it was born and last given back."""
+class NoReply(psycopg.OperationalError):
+    """The server did not answer within the deadline (frozen, or partitioned away)."""
 
+
+class PGConnection(psycopg.Connection[DictRow]):
+    """A psycopg connection that knows its age, its last use, its socket's poll object, and
+    how long it may wait for a reply."""
+
+    backend: ClassVar[weakref.ref[PostgresBackend] | None] = None  # set per backend subclass
     born: float = 0.0
     last_used: float = 0.0
     begin_pending = False  # a unit of work started and has not run a statement yet
+    read_timeout: float | None = None
+    poller: Any = None
+
+    @classmethod
+    def connect(cls, conninfo: str = "", **kwargs: Any) -> PGConnection:
+        """psycopg_pool opens connections here: remember how the last attempt went."""
+        backend = cls.backend() if cls.backend is not None else None
+        try:
+            conn: PGConnection = super().connect(conninfo, **kwargs)
+        except psycopg.Error as exc:
+            if backend is not None:
+                backend.failed(exc)
+            raise
+        if backend is not None:
+            backend.down = None
+        return conn
+
+    def wait(self, gen: Any, interval: float = _WAIT_INTERVAL, timeout: float | None = None) -> Any:
+        """psycopg's wait for a reply, with a deadline: past it the connection is closed (it
+        is mid-protocol) and the call fails like a lost connection."""
+        if timeout is None:
+            timeout = self.read_timeout
+        try:
+            return super().wait(gen, interval, timeout)
+        except pe._WaitTimeout:
+            self.close()
+            raise NoReply(
+                f"no reply from the server within {timeout:g}s (statement_timeout)"
+            ) from None
 
 
 class PostgresBackend(Backend):
@@ -67,7 +119,7 @@ class PostgresBackend(Backend):
             "port": c.port,
             "user": c.username,
             "dbname": c.database,
-            "connect_timeout": max(2, round(c.connect_timeout)),
+            "connect_timeout": max(2, round(c.connect_timeout)),  # libpq's minimum is 2
             "autocommit": True,
             "row_factory": dict_row,
             "cursor_factory": PGCursor,
@@ -86,71 +138,116 @@ class PostgresBackend(Backend):
         keep = {"prepare_threshold"}  # None means "never prepare" there, not "unset"
         self._kwargs = {k: v for k, v in kwargs.items() if v is not None or k in keep}
         self._recycle = c.pool_recycle
+        self._slots = Slots(c)
+        self.down: DatabaseUnavailable | None = None  # why the last connection attempt failed
+        self.failed_at = 0.0
+        self.errors = 0
+        # A subclass per backend, so connect() can tell this backend how attempts go.
+        conn_class = type("PGConnection", (PGConnection,), {"backend": weakref.ref(self)})
         # pooling=False: psycopg_pool's NullConnectionPool opens a connection per checkout and
         # closes it on return, still capping concurrent connections at max_size.
         pool_class = psycopg_pool.ConnectionPool if c.pooling else psycopg_pool.NullConnectionPool
         self.pool: psycopg_pool.ConnectionPool[PGConnection] = pool_class(
-            connection_class=PGConnection,
+            connection_class=conn_class,
             kwargs=self._kwargs,
             min_size=c.pool_size if c.pooling else 0,
             max_size=c.max_size,
             timeout=c.pool_timeout,
             max_lifetime=c.pool_recycle or _NEVER,
+            reconnect_timeout=0,
             configure=self._configure,
-            check=self._check,
             name=f"agentdb:{c.target}",
             open=False,
         )
-        if (error := self._why_unavailable()) is not None:
-            raise error  # fail now, with the driver's reason, rather than after pool_timeout
-        try:
-            self.pool.open(wait=True, timeout=c.connect_timeout)
-        except psycopg_pool.PoolTimeout:
-            self.pool.close(timeout=0)
-            error = self._why_unavailable() or self.unavailable(TimeoutError("pool not filled"))
-            raise error from None
+        # Lazy start: the workers open connections in the background, and a server that is
+        # down now is picked up whenever it answers; nothing here waits or raises.
+        self.pool.open(wait=False)
 
-    def _why_unavailable(self) -> Exception | None:
-        """The pool only says it timed out; one direct attempt gives the driver's reason."""
-        try:
-            psycopg.connect(**self._kwargs).close()
-        except psycopg.Error as exc:
-            return self.unavailable(exc)
-        return None
+    def failed(self, exc: psycopg.Error) -> None:
+        self.down = self.unavailable(exc)
+        self.failed_at = monotonic()
+        self.errors += 1
 
-    @staticmethod
-    def _configure(conn: PGConnection) -> None:
+    def _configure(self, conn: PGConnection) -> None:
         conn.born = conn.last_used = monotonic()
+        conn.read_timeout = self.config.statement_timeout
+        conn.poller = watch(conn.pgconn.socket)
 
-    def _check(self, conn: PGConnection) -> None:
+    def getconn(self, timeout: float | None = None) -> PGConnection:
+        self._slots.take(timeout)
+        try:
+            return self._checkout()
+        except BaseException:
+            self._slots.give()
+            raise
+
+    def _checkout(self) -> PGConnection:
+        """A live connection for a caller that holds a slot, so the pool has one idle or is
+        opening one: wait for that, and no longer than the attempt takes to fail."""
+        pool = self.pool
+        start = monotonic()
+        limit = start + self.config.connect_timeout + 0.5
+        # pooling=False connects in this thread: give it the whole connect_timeout at once
+        wait = 0.02 if self.config.pooling else self.config.connect_timeout
+        while True:
+            try:
+                conn = pool.getconn(wait)
+            except psycopg_pool.PoolTimeout:
+                now = monotonic()
+                if self.failed_at > start or now >= limit:
+                    raise self._unavailable() from None
+                wait = min(wait * 2, 0.2, max(limit - now, 0.001))
+                continue
+            except psycopg.Error as exc:  # NullConnectionPool: our own attempt failed
+                raise self.unavailable(exc) from exc
+            if self._usable(conn):
+                return conn
+            if not conn.closed:
+                conn.close()  # psycopg_pool discards a closed connection and opens another
+            pool.putconn(conn)
+            if self.down is not None and self.failed_at > start:
+                raise self._unavailable()
+
+    def _unavailable(self) -> DatabaseUnavailable:
+        return self.down or self.unavailable(
+            TimeoutError(f"no connection within connect_timeout={self.config.connect_timeout:g}s")
+        )
+
+    def _usable(self, conn: PGConnection) -> bool:
+        """No round trip unless the socket says something happened or the connection sat idle
+        past ``ping_interval``; a ping gets ``connect_timeout`` to answer."""
+        if conn.broken or conn.closed:
+            return False
         now = monotonic()
         if self._recycle is not None and now - conn.born > self._recycle:
-            raise psycopg.OperationalError("connection older than pool_recycle")
-        if self.config.pre_ping and now - conn.last_used > self.config.ping_interval:
-            psycopg_pool.ConnectionPool.check_connection(conn)
-
-    def getconn(self) -> PGConnection:
-        try:
-            return self.pool.getconn()
-        except psycopg_pool.PoolTimeout:
-            stats = self.pool.get_stats()
-            if stats["pool_size"] - stats["pool_available"] <= 0:
-                # Nobody holds a connection, yet none came: the server is the problem.
-                error = self._why_unavailable()
-                if error is not None:
-                    raise error from None
-            raise PoolTimeout(
-                self.config.pool_timeout,
-                self.config.pool_size,
-                self.config.max_size,
-                stats.get("requests_waiting", 0),
-            ) from None
+            return False
+        if conn.poller.poll(0) or (
+            self.config.pre_ping and now - conn.last_used > self.config.ping_interval
+        ):
+            try:
+                conn.read_timeout = self.config.connect_timeout
+                psycopg_pool.ConnectionPool.check_connection(conn)
+            except NoReply as exc:  # frozen: the next connection would hang the same way
+                self.failed(exc)
+                return False
+            except psycopg.Error:
+                return False
+            finally:
+                conn.read_timeout = self.config.statement_timeout
+            # data on an idle socket that was not a goodbye (a notice): still fine
+        return True
 
     def putconn(self, conn: PGConnection, broken: bool = False) -> None:
         conn.last_used = monotonic()
         if broken and not conn.closed:
             conn.close()  # psycopg_pool discards closed connections and opens a new one
-        self.pool.putconn(conn)
+        try:
+            self.pool.putconn(conn)
+        finally:
+            self._slots.give()
+
+    def set_read_timeout(self, conn: PGConnection, seconds: float | None) -> None:
+        conn.read_timeout = self.config.statement_timeout if seconds is None else seconds
 
     def start(self, conn: PGConnection, readonly: bool) -> None:
         conn.begin_pending = True
@@ -172,17 +269,26 @@ class PostgresBackend(Backend):
     def is_closed(self, conn: PGConnection) -> bool:
         return conn.closed or conn.broken
 
-    def counts(self) -> Counts:
-        s = self.pool.get_stats()
-        size = s.get("pool_size", 0)
-        return Counts(
-            size=size,
-            in_use=size - s.get("pool_available", 0),
-            waiting=s.get("requests_waiting", 0),
-            acquired=s.get("requests_num", 0),
-            timeouts=s.get("requests_errors", 0),
-            errors=s.get("connections_errors", 0),
+    def broken(self, conn: PGConnection, exc: BaseException | None) -> bool:
+        if conn.closed or conn.broken or conn.pgconn.transaction_status in _BAD_STATUS:
+            return True
+        for e in causes(exc):
+            if isinstance(e, psycopg.OperationalError) and (
+                e.sqlstate is None or e.sqlstate[:2] == "08" or e.sqlstate in _GONE_STATES
+            ):
+                return True
+        return False
+
+    def retryable(self, exc: BaseException) -> bool:
+        return any(
+            isinstance(e, psycopg.Error) and e.sqlstate in _RETRY_STATES for e in causes(exc)
         )
+
+    def counts(self) -> Counts:
+        available = self.pool.get_stats().get("pool_available", 0)
+        c = self._slots.counts()
+        return Counts(c.in_use + available, c.in_use, c.waiting, c.acquired, c.timeouts,
+                      self.errors)
 
     def close(self) -> None:
         self.pool.close()

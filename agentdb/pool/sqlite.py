@@ -6,18 +6,25 @@ WAL lets readers run beside one writer. Writers cannot deadlock on a lock upgrad
 transaction starts with ``BEGIN IMMEDIATE``, and writers of this process queue on one lock per
 file before they start, so the busy handler (``busy_timeout``) only ever waits on *other*
 processes. A local file cannot drop an idle connection, so pre-ping has nothing to do.
+
+``synchronous=NORMAL`` (the default) is safe against a crash of the process but may lose the
+last transactions on power loss; ``durability="full"`` (``synchronous=FULL``) does not.
+After ``fork()`` the writer locks are made anew in the child: a lock that another thread of
+the parent held at the fork would otherwise stay locked there forever.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
+import weakref
 from time import monotonic
 from typing import Any
 
-from ..errors import PoolTimeout
-from .base import Backend, Counts, Slots
+from ..errors import DatabaseUnavailable, PoolTimeout
+from .base import Backend, Counts, Slots, causes
 
 _WRITE_LOCKS: dict[str, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
@@ -28,6 +35,34 @@ def write_lock(path: str) -> threading.Lock:
     key = os.path.realpath(path)
     with _WRITE_LOCKS_GUARD:
         return _WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
+def reset_write_locks() -> None:
+    """In a forked child: fresh, unlocked locks (only this thread exists here, and the
+    parent's writers, whose transactions these locks guarded, are not in this process).
+    The parent's open transactions copied into the child still hold SQLite's own in-process
+    lock state for their file; they are rolled back (here only) before the child's first use."""
+    global _WRITE_LOCKS_GUARD
+    _WRITE_LOCKS_GUARD = threading.Lock()
+    for key in _WRITE_LOCKS:
+        _WRITE_LOCKS[key] = threading.Lock()
+    _FORKED_TRANSACTIONS[:] = [c for c in list(_OPEN) if c.in_transaction]
+
+
+def _release_forked_transactions(timeout: float) -> None:
+    """Roll back, in this child only, the transactions copied from the parent at the fork.
+    In a daemon thread with a deadline: a connection that another thread of the parent was
+    inside of at the fork may never answer, and the caller must not hang on it."""
+    pending, _FORKED_TRANSACTIONS[:] = list(_FORKED_TRANSACTIONS), []
+
+    def rollback() -> None:
+        for conn in pending:
+            with contextlib.suppress(sqlite3.Error):
+                conn.rollback()
+
+    worker = threading.Thread(target=rollback, daemon=True, name="agentdb-fork-cleanup")
+    worker.start()
+    worker.join(timeout)
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
@@ -89,7 +124,10 @@ class SQLiteBackend(Backend):
         self._slots = Slots(config)
         # In memory, the database lives as long as one connection to it is open: this one.
         self._anchor = self._open() if self.memory else None
-        self.putconn(self.getconn())  # fail now if the file cannot be opened
+        # Create the file now, as sqlite3 would; a file that cannot be opened yet (its
+        # directory missing) fails its first use instead, like a server that is down.
+        with contextlib.suppress(DatabaseUnavailable):
+            self.putconn(self.getconn())
 
     def _open(self) -> SQLiteConnection:
         directory = os.path.dirname(os.path.abspath(self.path))
@@ -105,7 +143,8 @@ class SQLiteBackend(Backend):
             conn.row_factory = _dict_row
             conn.execute(f"PRAGMA busy_timeout = {int(self.config.busy_timeout)}")
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            sync = "FULL" if self.config.durability == "full" else "NORMAL"
+            conn.execute(f"PRAGMA synchronous = {sync}")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as error:
             exc = error
@@ -114,12 +153,15 @@ class SQLiteBackend(Backend):
                 exc = sqlite3.OperationalError(f"directory {directory} does not exist")
             raise self.unavailable(exc) from exc
         conn.born = monotonic()
+        _OPEN.add(conn)
         conn.write_lock = self.write_lock
         conn.lock_timeout = self.config.pool_timeout
         return conn
 
-    def getconn(self) -> SQLiteConnection:
-        conn: SQLiteConnection | None = self._slots.take()
+    def getconn(self, timeout: float | None = None) -> SQLiteConnection:
+        if _FORKED_TRANSACTIONS:  # first use in a forked child
+            _release_forked_transactions(self.config.pool_timeout)
+        conn: SQLiteConnection | None = self._slots.take(timeout)
         try:
             if conn is None:
                 conn = self._open()
@@ -157,6 +199,12 @@ class SQLiteBackend(Backend):
     def counts(self) -> Counts:
         return self._slots.counts()
 
+    def retryable(self, exc: BaseException) -> bool:
+        return any(
+            getattr(e, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+            for e in causes(exc)
+        )
+
     def close(self) -> None:
         with self._slots.lock:
             idle, self._slots.idle = self._slots.idle, []
@@ -177,3 +225,5 @@ class SQLiteBackend(Backend):
 
 
 _ORPHANS: list[sqlite3.Connection] = []
+_OPEN: weakref.WeakSet[SQLiteConnection] = weakref.WeakSet()  # every connection this process made
+_FORKED_TRANSACTIONS: list[SQLiteConnection] = []

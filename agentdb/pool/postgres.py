@@ -20,6 +20,7 @@ its worker threads and counts its own stats; we configure it and put a small gat
 
 from __future__ import annotations
 
+import logging
 import weakref
 from time import monotonic
 from typing import Any, ClassVar
@@ -33,6 +34,10 @@ from psycopg.rows import DictRow, dict_row
 
 from ..errors import DatabaseUnavailable, TransactionError
 from .base import Backend, Counts, Slots, causes, watch
+
+# psycopg_pool logs each failed background attempt as a WARNING; without a handler Python
+# prints those to stderr (CLI output, test logs). A NullHandler leaves them to the app's logging.
+logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 
 _NEVER = 10 * 365 * 24 * 3600.0  # psycopg_pool wants a number for "no max lifetime"
 _GONE_STATES = frozenset({"57P01", "57P02", "57P03"})  # admin shutdown, crash, cannot connect

@@ -18,6 +18,7 @@ plain ``def`` functions: agentdb's drivers block, so FastAPI runs them in its th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -28,7 +29,7 @@ from typing import Annotated, Any
 from fastapi import BackgroundTasks, FastAPI, Query
 from pydantic import BaseModel, Field
 
-from agentdb import Database, NotFound, ValidationError
+from agentdb import Database, DatabaseUnavailable, NotFound, ValidationError
 from agentdb.integrations.fastapi import (
     JobStoreDep,
     health_route,
@@ -86,24 +87,46 @@ TOOLS: dict[str, Callable[[dict[str, Any]], ToolOutput]] = {
 
 def run_job(db: Database, job_id: str) -> None:
     """Run one job: take it (pending -> running), run its tool, store the result and logs,
-    then complete or fail it. Runs after the response, in FastAPI's thread pool."""
+    then complete it; if anything fails on the way (the tool, or saving its output), the job
+    ends ``failed`` with the reason. Runs after the response, in FastAPI's thread pool."""
     jobs = JobStore(db)
     try:
         job = jobs.start(job_id, worker_id=WORKER_ID)
     except (NotFound, ValidationError):  # deleted, cancelled or taken meanwhile: not ours
         return
-    jobs.add_log(job_id, "INFO", f"{WORKER_ID} started {job.tool_name}")
-    try:
-        stdout, files = TOOLS[job.tool_name](job.parameters or {})
-    except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}"
-        jobs.save_result(job_id, stderr=message, return_code=1)
-        jobs.add_log(job_id, "ERROR", message)
-        jobs.fail(job_id, error_message=message)
+    except DatabaseUnavailable:  # still pending: a worker (or a retry) takes it later
         return
-    jobs.save_result(job_id, stdout=stdout, return_code=0, output_files=files)
-    jobs.add_log(job_id, "INFO", f"finished: {len(stdout)} characters of output")
-    jobs.complete(job_id)
+    try:
+        jobs.add_log(job_id, "INFO", f"{WORKER_ID} started {job.tool_name}")
+        stdout, files = TOOLS[job.tool_name](job.parameters or {})
+        jobs.save_result(job_id, stdout=stdout, return_code=0, output_files=files)
+        jobs.add_log(job_id, "INFO", f"finished: {len(stdout)} characters of output")
+        jobs.complete(job_id)
+    except Exception as exc:
+        _fail(jobs, job_id, exc)
+
+
+def _fail(jobs: JobStore, job_id: str, exc: Exception, patience: float = 30.0) -> None:
+    """Mark the job failed with the reason, retrying for a while if the database is away.
+    The reason is cleaned and cut so that it can always be saved itself."""
+    reason = f"{type(exc).__name__}: {exc}"
+    reason = reason.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:2000]
+    deadline = time.monotonic() + patience
+    delay = 0.1
+    while True:
+        try:
+            with contextlib.suppress(ValidationError, NotFound):
+                jobs.save_result(job_id, stderr=reason, return_code=1)
+                jobs.add_log(job_id, "ERROR", reason)
+            jobs.fail(job_id, error_message=reason)
+            return
+        except (NotFound, ValidationError):  # finished or gone meanwhile: nothing to mark
+            return
+        except DatabaseUnavailable:
+            if time.monotonic() >= deadline:
+                return  # left running; a lease rescue or an operator picks it up
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 # -- the API ------------------------------------------------------------------------------------
@@ -125,7 +148,8 @@ def _job_id(job_id: str) -> str:
 
 def create_app(database: str | Database | None = None, **options: Any) -> FastAPI:
     """The service on ``database`` (a URL or an open Database; default: ``DATABASE_URL``,
-    else ``sqlite:///agentdb.db``); the schema is migrated at startup."""
+    else ``sqlite:///agentdb.db``); the schema is migrated at startup, or, if the database
+    is down then, by the first request after it comes back (until then: 503)."""
     app = FastAPI(title="agentdb jobs API", lifespan=lifespan(database, migrate=True,
                                                                 **options))
     install_error_handlers(app)

@@ -238,3 +238,14 @@ def test_get_db_without_lifespan_says_what_is_missing() -> None:
     with TestClient(app, raise_server_exceptions=True) as c, \
             pytest.raises(RuntimeError, match="lifespan"):
         c.get("/x")
+
+
+def test_a_job_whose_output_cannot_be_saved_ends_failed_with_the_reason(
+    client: TestClient,
+) -> None:
+    from agentdb.repositories.jobs import MAX_TEXT
+
+    queued = run_tool(client, "echo", text="x" * (MAX_TEXT + 1))  # too long to store
+    job = client.get(f"/api/jobs/{queued['id']}").json()
+    assert job["status"] == "failed"
+    assert "stdout" in job["error_message"]  # the reason names what could not be saved

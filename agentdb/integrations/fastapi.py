@@ -22,6 +22,8 @@ worker thread too, so startup never blocks the event loop.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any, TypeVar
@@ -82,19 +84,24 @@ def lifespan(database: str | Database | None = None, *, migrate: bool = False,
     ``sqlite:///agentdb.db``) -- the lifespan opens that pool and closes it at shutdown -- or
     an open Database, which stays the caller's to close. ``migrate=True`` applies pending
     migrations at startup; ``options`` are pool options (``pool_size=10``...).
+
+    The application starts even when the database is down: routes that need it answer 503
+    (with :func:`install_error_handlers`) and ``/health/db`` reports unhealthy until it
+    answers; then everything works, migrations included, without a restart.
     """
 
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = not isinstance(database, Database)
         db = database if isinstance(database, Database) else await run_in_threadpool(
-            connect, database, **options)
+            connect, database, **options)  # lazy: never waits for the server
         try:
-            if migrate:
-                from ..migrate import migrate as apply
-
-                await run_in_threadpool(apply, db)
             app.state.db = db
+            app.state.agentdb_migrate = migrate
+            app.state.agentdb_migrate_lock = threading.Lock()
+            if migrate:
+                with contextlib.suppress(DatabaseUnavailable):  # down: the first request does it
+                    await run_in_threadpool(_migrate_once, app, db)
             yield
         finally:
             if owned:
@@ -103,12 +110,35 @@ def lifespan(database: str | Database | None = None, *, migrate: bool = False,
     return _lifespan
 
 
-def get_db(request: Request) -> Database:
-    """The application's Database (set by :func:`lifespan`)."""
+def _migrate_once(app: FastAPI, db: Database) -> None:
+    """Apply pending migrations if the lifespan asked for them and they are not done yet;
+    DatabaseUnavailable (a 503) while the database does not answer. A migration that fails on
+    a live database raises its MigrationError, as at startup."""
+    with app.state.agentdb_migrate_lock:
+        if not app.state.agentdb_migrate:
+            return
+        report = db.health()  # bounded by connect_timeout
+        if report["status"] != "healthy":
+            raise DatabaseUnavailable(f"database not ready: {report['error']}")
+        from ..migrate import migrate as apply
+
+        apply(db)
+        app.state.agentdb_migrate = False
+
+
+def _app_db(request: Request) -> Database:
     db = getattr(request.app.state, "db", None)
     if not isinstance(db, Database):
         raise RuntimeError("no agentdb Database on app.state.db: create the app with "
                            "FastAPI(lifespan=agentdb.integrations.fastapi.lifespan(...))")
+    return db
+
+
+def get_db(request: Request) -> Database:
+    """The application's Database (set by :func:`lifespan`), migrated if it asked for that."""
+    db = _app_db(request)
+    if getattr(request.app.state, "agentdb_migrate", False):  # the database was down at start
+        _migrate_once(request.app, db)
     return db
 
 
@@ -143,7 +173,7 @@ def health_route(app: FastAPI, path: str = "/health/db", **route: Any) -> None:
     """Add ``GET path`` answering ``db.health()``: 200 when healthy, 503 when not, so a load
     balancer or an orchestrator's probe can read the status code alone."""
 
-    def database_health(db: DatabaseDep) -> JSONResponse:
+    def database_health(db: Annotated[Database, Depends(_app_db)]) -> JSONResponse:
         document = db.health()
         code = 200 if document["status"] == "healthy" else 503
         return JSONResponse(document, status_code=code)

@@ -143,23 +143,23 @@ WHERE name = :name
 -- name: insert_artifact :one
 -- An artifact of a run belongs to the run's task too, unless another task_id is given.
 INSERT INTO artifacts (id, task_id, task_run_id, name, artifact_type, path, content, file_hash,
-                       size_bytes, metadata, created_at)
+                       size_bytes, metadata, created_at, data)
 VALUES (:id,
         COALESCE(:task_id, (SELECT r.task_id FROM task_runs r WHERE r.id = :task_run_id)),
         :task_run_id, :name, :artifact_type, :path, :content, :file_hash, :size_bytes,
-        :metadata, :created_at)
+        :metadata, :created_at, :data)
 RETURNING task_id;
 
 -- name: get_artifact :one
 SELECT id, task_id, task_run_id, name, artifact_type, path, content, file_hash, size_bytes,
-       metadata, created_at
+       metadata, created_at, data
 FROM artifacts
 WHERE id = :id;
 
 -- name: list_artifacts :many
 -- Oldest first; every filter is optional.
 SELECT id, task_id, task_run_id, name, artifact_type, path, content, file_hash, size_bytes,
-       metadata, created_at
+       metadata, created_at, data
 FROM artifacts
 WHERE TRUE
   /*if task_id*/ AND task_id = :task_id /*end*/

@@ -119,3 +119,29 @@ def test_max_rounds_is_enforced(db: Database) -> None:
     assert tasks.start_run(task.id).run_number == 4
     unbounded = tasks.create_task("free")
     assert [tasks.start_run(unbounded.id).run_number for _ in range(5)][-1] == 5
+
+
+def test_metric_types_summary_and_histogram(db: Database) -> None:
+    tasks = agentdb.TaskRepository(db)
+    task = tasks.create_task("metrics")
+    for kind in ("summary", agentdb.MetricType.HISTOGRAM):
+        assert tasks.record_metric("latency", kind, 1.5, task_id=task.id).metric_type == kind
+    kinds = [m.metric_type for m in tasks.metrics(task_id=task.id)]
+    assert kinds == [agentdb.MetricType.SUMMARY, agentdb.MetricType.HISTOGRAM]
+
+
+def test_artifacts_hold_bytes(db: Database) -> None:
+    import hashlib
+
+    tasks = agentdb.TaskRepository(db)
+    task = tasks.create_task("blobs")
+    payload = bytes(range(256)) * 40  # every byte value, invalid UTF-8 included
+    made = tasks.add_artifact("blob.bin", "file", task_id=task.id, content=payload)
+    got = tasks.get_artifact(made.id)
+    assert got.data == payload and got.content is None and got == made
+    assert (got.size_bytes, got.file_hash) == (len(payload), hashlib.sha256(payload).hexdigest())
+    text = tasks.add_artifact("note.md", "text", task_id=task.id, content="# hi")
+    assert tasks.get_artifact(text.id).data is None
+    assert [a.data for a in tasks.list_artifacts(task_id=task.id)] == [payload, None]
+    with pytest.raises(ValidationError, match="content"):
+        tasks.add_artifact("big", "file", task_id=task.id, content=b"x" * (8 * 1024 * 1024 + 1))

@@ -34,13 +34,14 @@ _UNIT = 32
 _PATH = 1024
 _HASH = 128
 _TEXT = 16 * 1024 * 1024
+_DATA = 8 * 1024 * 1024  # bytes of an artifact's data (under MariaDB's 16 MiB packet limit)
 _KEEP: Any = object()  # update_task: "leave this column as it is"
 
 
 # Each enum's values as a Literal, for type checkers (tests keep the two equal).
 TaskStatusName = Literal["pending", "active", "paused", "completed", "failed", "archived"]
 RunStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
-MetricTypeName = Literal["counter", "gauge", "histogram", "timer"]
+MetricTypeName = Literal["counter", "gauge", "histogram", "summary", "timer"]
 ArtifactTypeName = Literal["file", "text", "json", "image", "log", "other"]
 
 
@@ -69,6 +70,7 @@ class MetricType(StrEnum):
     COUNTER = "counter"
     GAUGE = "gauge"
     HISTOGRAM = "histogram"
+    SUMMARY = "summary"
     TIMER = "timer"
 
 
@@ -216,10 +218,11 @@ class Artifact(Record):
     artifact_type: ArtifactType
     path: str | None
     content: str | None
-    file_hash: str | None  # SHA-256 hex of content (UTF-8) when content is stored
+    file_hash: str | None  # SHA-256 hex of content (UTF-8) or data when either is stored
     size_bytes: int | None
     metadata: dict[str, Any] | None
     created_at: datetime
+    data: bytes | None = None  # binary content (add_artifact(content=b"...")); else None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Artifact:
@@ -235,6 +238,7 @@ class Artifact(Record):
             size_bytes=_int(row["size_bytes"]),
             metadata=from_json(row["metadata"]),
             created_at=_at(row["created_at"]),
+            data=None if row.get("data") is None else bytes(row["data"]),
         )
 
 
@@ -514,7 +518,7 @@ class TaskRepository(Repository):
         task_id: str | None = None,
         task_run_id: str | None = None,
         path: str | None = None,
-        content: str | None = None,
+        content: str | bytes | None = None,
         metadata: dict[str, Any] | None = None,
         *,
         file_hash: str | None = None,
@@ -522,7 +526,14 @@ class TaskRepository(Repository):
     ) -> Artifact:
         """Store an artifact. With ``content``, ``file_hash`` is its SHA-256 (hex, of the UTF-8
         bytes) and ``size_bytes`` its size, computed here (passing either then is an error);
-        without, both may describe a file kept elsewhere (``path``)."""
+        without, both may describe a file kept elsewhere (``path``). ``bytes`` content is kept
+        as is (up to 8 MiB) and comes back as ``Artifact.data``; text comes back as
+        ``Artifact.content``."""
+        data: bytes | None = None
+        if isinstance(content, bytes | bytearray | memoryview):
+            data, content = bytes(content), None
+            if len(data) > _DATA:
+                raise ValidationError("content", f"must be at most {_DATA} bytes")
         name_ = _required("name", name, _NAME)
         kind = v.enum(ArtifactType, "artifact_type", artifact_type)
         task_id = v.identifier("task_id", task_id)
@@ -533,17 +544,17 @@ class TaskRepository(Repository):
         file_hash = v.text("file_hash", file_hash, max_length=_HASH, required=False)
         if size_bytes is not None:
             size_bytes = v.integer("size_bytes", size_bytes, minimum=0)
-        if content is not None:
+        if content is not None or data is not None:
             if file_hash is not None:
                 raise ValidationError("file_hash", "is computed from content; do not pass both")
             if size_bytes is not None:
                 raise ValidationError("size_bytes", "is computed from content; do not pass both")
-            data = content.encode("utf-8")
-            file_hash, size_bytes = hashlib.sha256(data).hexdigest(), len(data)
+            raw = data if data is not None else (content or "").encode("utf-8")
+            file_hash, size_bytes = hashlib.sha256(raw).hexdigest(), len(raw)
         artifact = Artifact(id=v.new_id(), task_id=task_id, task_run_id=task_run_id,
                             name=name_, artifact_type=kind, path=path, content=content,
                             file_hash=file_hash, size_bytes=size_bytes, metadata=metadata,
-                            created_at=v.utcnow())
+                            created_at=v.utcnow(), data=data)
         params = {f.name: getattr(artifact, f.name) for f in dataclasses.fields(artifact)}
         try:
             row = self.run("insert_artifact", **params)  # RETURNING the task_id, maybe the run's

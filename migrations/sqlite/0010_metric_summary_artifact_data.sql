@@ -1,0 +1,46 @@
+-- Metric types summary and histogram (histogram was there; summary is new), and artifacts that
+-- hold bytes: a data column beside the text content (an artifact has one or the other).
+-- SQLite cannot change a CHECK in place: metric_snapshots is rebuilt (nothing refers to it).
+-- depends: 0009_queue
+
+DROP INDEX IF EXISTS ix_metric_snapshots_name_recorded_at;
+
+DROP INDEX IF EXISTS ix_metric_snapshots_task_id;
+
+DROP INDEX IF EXISTS ix_metric_snapshots_task_run_id;
+
+CREATE TABLE metric_snapshots_v2 (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id     TEXT,
+    task_run_id TEXT,
+    name        TEXT    NOT NULL,
+    metric_type TEXT    NOT NULL,
+    value       REAL    NOT NULL,
+    unit        TEXT,
+    labels      TEXT,
+    recorded_at TEXT    NOT NULL,
+    CONSTRAINT ck_metric_snapshots_metric_type
+        CHECK (metric_type IN ('counter', 'gauge', 'histogram', 'summary', 'timer')),
+    CONSTRAINT ck_metric_snapshots_labels CHECK (labels IS NULL OR json_valid(labels)),
+    CONSTRAINT fk_metric_snapshots_task_id
+        FOREIGN KEY (task_id) REFERENCES tasks (id) ON DELETE CASCADE,
+    CONSTRAINT fk_metric_snapshots_task_run_id
+        FOREIGN KEY (task_run_id) REFERENCES task_runs (id) ON DELETE CASCADE
+);
+
+INSERT INTO metric_snapshots_v2 (id, task_id, task_run_id, name, metric_type, value, unit,
+                                 labels, recorded_at)
+SELECT id, task_id, task_run_id, name, metric_type, value, unit, labels, recorded_at
+FROM metric_snapshots;
+
+DROP TABLE metric_snapshots;
+
+ALTER TABLE metric_snapshots_v2 RENAME TO metric_snapshots;
+
+CREATE INDEX ix_metric_snapshots_name_recorded_at ON metric_snapshots (name, recorded_at);
+
+CREATE INDEX ix_metric_snapshots_task_id ON metric_snapshots (task_id);
+
+CREATE INDEX ix_metric_snapshots_task_run_id ON metric_snapshots (task_run_id);
+
+ALTER TABLE artifacts ADD COLUMN data BLOB;

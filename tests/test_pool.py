@@ -285,6 +285,29 @@ def test_16_sqlite_writers_never_see_database_is_locked(make_db: Any) -> None:
     assert total == expected and min(written) > 0
 
 
+def test_sqlite_writer_lock_is_not_held_while_waiting_for_a_connection(make_db: Any) -> None:
+    """The writer lock covers the statement, not the checkout around it: a bare write that
+    waits for a connection leaves the lock free for writers that already have one."""
+    db = make_db("sqlite", pool_size=1, max_overflow=0)
+    make_table(db)
+    lock = db._write_lock
+    assert lock is not None
+    wrote: list[int] = []
+    with db.acquire(readonly=True):  # holds the only connection
+        t = threading.Thread(target=lambda: wrote.append(insert_bare(db, 1)))
+        t.start()
+        time.sleep(0.3)  # the writer is now queued for a connection
+        assert t.is_alive() and not lock.locked()
+    t.join(5)
+    assert wrote and ids(db) == [1] and not lock.locked()
+
+
+def insert_bare(db: Database, i: int) -> int:
+    with db.connection(write=True) as conn:
+        insert(conn, db, i)
+    return i
+
+
 def test_read_only_unit_on_sqlite_does_not_wait_for_writers(make_db: Any) -> None:
     db = make_db("sqlite")
     make_table(db)

@@ -502,6 +502,16 @@ def test_records_come_straight_from_tuple_rows(qdb: Database) -> None:
     assert ItemRecord.from_row(Q.run(qdb, "get_item", id=1)) == one
 
 
+def test_postgresql_reuses_one_tuple_cursor_per_connection(qdb: Database) -> None:
+    Q.run(qdb, "add_item", **item(1))
+    with qdb.transaction() as conn:
+        assert Q.run(qdb, "count_items") == 1
+        first = getattr(conn, "agentdb_cursor", None)
+        assert Q.run(qdb, "all_items") == [{"id": 1, "label": "item 1"}]
+        assert getattr(conn, "agentdb_cursor", None) is first
+        assert (first is not None) == (qdb.dialect == "postgresql")
+
+
 def test_a_record_field_the_query_does_not_return_is_named(qdb: Database) -> None:
     Q.run(qdb, "add_item", **item(1))
     with pytest.raises(QueryError, match=r"all_items\): returns no column 'data', which "

@@ -79,7 +79,18 @@ _TIMESTAMP: dict[str, Callable[[Any], datetime]] = {
 _TEXT = (str, bytes, bytearray)
 
 
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner
+
+
 def _json(value: Any) -> Any:
+    if type(value) is str:
+        try:
+            parsed, end = _scan(value, 0)
+            if end == len(value):
+                return parsed
+        except StopIteration:
+            pass
+        return json.loads(value)  # whitespace around it, or an error worth its message
     return json.loads(value) if isinstance(value, _TEXT) else value
 
 
@@ -112,6 +123,10 @@ def _field_rule(f: dataclasses.Field[Any], hint: Any, dialect: str,
         return "_json(v)", True  # JSON null arrives as SQL NULL or as 'null': both are None
     if base is datetime:
         env[name] = _TIMESTAMP[dialect]
+        if dialect == "sqlite":  # inline the common case: our own ISO text, in UTC
+            env["_fromiso"], env["_UTC"], env["_strt"] = datetime.fromisoformat, UTC, str
+            return (f"(w if v.__class__ is _strt and (w := _fromiso(v)).tzinfo is _UTC "
+                    f"else {name}(v))"), nullable
         return name + "(v)", nullable
     if isinstance(base, type) and issubclass(base, Enum):
         env[name] = base._value2member_map_

@@ -20,7 +20,8 @@ The jobs a cell creates are deleted after it (untimed), so every cell sees the s
 
 Every cell runs --passes times (default 3; later passes walk the grid backwards so drift does
 not favour one corner): tables and plots show the median pass, with the min-max range of
-throughput (error bars on the plots). Two pool sizes whose ranges overlap are within noise.
+throughput (error bars on the plots). Two pool sizes are within noise of each other when each
+median lies inside the other's range (or they are within 5 %).
 
 The recommendation, per workload (printed, and marked on the throughput plot):
   pool_size     the throughput knee: the smallest pool whose throughput is within noise (or
@@ -183,9 +184,13 @@ class Cell:
         return self.tp_max or self.throughput
 
     def near(self, other: Cell) -> bool:
-        """Within noise of ``other``: the min-max ranges overlap, or within NEAR_BEST."""
-        overlap = self.low <= other.high and other.low <= self.high
-        return overlap or self.throughput >= (1 - NEAR_BEST) * other.throughput
+        """Within noise of ``other``: within NEAR_BEST, or each median inside the other's
+        min-max range (overlapping ranges alone are not enough: one wild pass would make
+        every size look alike)."""
+        if self.throughput >= (1 - NEAR_BEST) * other.throughput:
+            return True
+        return (self.low <= other.throughput <= self.high
+                and other.low <= self.throughput <= other.high)
 
     @property
     def flags(self) -> list[str]:

@@ -150,9 +150,14 @@ class ThrowawayServer:
         pid = self.pid()
         if pid is None:
             return
-        for p in [pid, *_children(pid)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p, sig)
+        # The parent first, so it forks no new child (a backend) while we list its children.
+        seen: set[int] = set()
+        for _ in range(3):
+            for p in [pid, *_children(pid)]:
+                if p not in seen:
+                    seen.add(p)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(p, sig)
 
     def remove(self) -> None:
         """Stop the server (crash-fast) and delete its directory."""

@@ -22,6 +22,7 @@ and a statement that may already have run must never be retried.
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from datetime import datetime
 from time import monotonic
@@ -143,6 +144,7 @@ class MySQLBackend(Backend):
         kwargs.update(c.driver_args)
         self._slots = Slots(c)  # PooledDB's own blocking wait has no timeout
         self.down: DatabaseUnavailable | None = None  # why the last connection attempt failed
+        self._local = threading.local()
         self._conns: weakref.WeakSet[MySQLConnection] = weakref.WeakSet()
         self.pool = PooledDB(
             creator=_Creator(self),
@@ -157,6 +159,10 @@ class MySQLBackend(Backend):
         # Lazy start: nothing is opened here; the first checkout opens (or fails) in its turn.
 
     def _connect(self, **kwargs: Any) -> MySQLConnection:
+        if getattr(self._local, "skip_connect", False):
+            self._local.skip_connect = False
+            assert self.down is not None
+            raise self.down
         try:
             conn = MySQLConnection(**kwargs)
         except pymysql.err.OperationalError as exc:
@@ -179,7 +185,10 @@ class MySQLBackend(Backend):
             conn._read_timeout = self.config.connect_timeout  # a frozen server: bounded
             try:
                 conn.ping(reconnect=False)
-            except pymysql.err.Error:
+            except pymysql.err.Error as exc:
+                if "timed out" in str(exc):  # frozen: PooledDB's reconnect would hang as long
+                    self.down = self.unavailable(exc)
+                    self._local.skip_connect = True
                 return False
             finally:
                 conn._read_timeout = self.config.statement_timeout

@@ -190,10 +190,13 @@ class PostgresBackend(Backend):
         """A live connection for a caller that holds a slot, so the pool has one idle or is
         opening one: wait for that, and no longer than the attempt takes to fail."""
         pool = self.pool
+        if self.down is not None and not pool.get_stats().get("pool_available", 0):
+            self._probe()  # known down and nothing idle: one direct attempt, no queueing
         start = monotonic()
         limit = start + self.config.connect_timeout + 0.5
-        # pooling=False connects in this thread: give it the whole connect_timeout at once
-        wait = 0.02 if self.config.pooling else self.config.connect_timeout
+        # Waits are long enough for a normal connect: a waiter psycopg_pool gives up on stays
+        # in its queue and makes it open more connections than anyone needs.
+        wait = min(1.0, self.config.connect_timeout) if self.config.pooling else limit - start
         while True:
             try:
                 conn = pool.getconn(wait)
@@ -201,7 +204,7 @@ class PostgresBackend(Backend):
                 now = monotonic()
                 if self.failed_at > start or now >= limit:
                     raise self._unavailable() from None
-                wait = min(wait * 2, 0.2, max(limit - now, 0.001))
+                wait = max(min(0.25, limit - now), 0.001)
                 continue
             except psycopg.Error as exc:  # NullConnectionPool: our own attempt failed
                 raise self.unavailable(exc) from exc
@@ -213,6 +216,14 @@ class PostgresBackend(Backend):
             if self.down is not None and self.failed_at > start:
                 raise self._unavailable()
 
+    def _probe(self) -> None:
+        """While the server is known to be down: fail at once with the driver's reason, or
+        find it back (then the pool opens connections as usual)."""
+        try:
+            self.pool.connection_class.connect(**self._kwargs).close()
+        except psycopg.Error as exc:
+            raise self.unavailable(exc) from exc
+
     def _unavailable(self) -> DatabaseUnavailable:
         return self.down or self.unavailable(
             TimeoutError(f"no connection within connect_timeout={self.config.connect_timeout:g}s")
@@ -221,9 +232,7 @@ class PostgresBackend(Backend):
     def _usable(self, conn: PGConnection) -> bool:
         """No round trip unless the socket says something happened or the connection sat idle
         past ``ping_interval``; a ping gets ``connect_timeout`` to answer."""
-        if conn.broken or conn.closed:
-            return False
-        now = monotonic()
+        now = monotonic()  # (a closed connection never sits idle: psycopg_pool drops it)
         if self._recycle is not None and now - conn.born > self._recycle:
             return False
         if conn.poller.poll(0) or (

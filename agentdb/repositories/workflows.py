@@ -407,14 +407,15 @@ class WorkflowRepository(Repository):
         definition = _definition("definition", definition, required=False)
         change_notes = v.text("change_notes", change_notes, max_length=_NOTES, required=False)
         created_by = v.identifier("created_by", created_by)
-        with self.db.transaction():
+
+        def unit(_: Any) -> WorkflowVersion:  # database work only: safe to run again whole
             row = self._lock(actor, workflow_id)
             if definition is None:
-                definition = from_json(row["definition"])
-                changed = False
-            else:
-                changed = True
-            return self._append(workflow_id, definition, change_notes, created_by, changed)
+                return self._append(workflow_id, from_json(row["definition"]), change_notes,
+                                    created_by, False)
+            return self._append(workflow_id, definition, change_notes, created_by, True)
+
+        return self.db.run_in_transaction(unit)  # deadlock / lost before COMMIT: again
 
     def _restore(self, actor: str | None, workflow_id: Any, version_number: Any,
                  created_by: Any, change_notes: Any) -> WorkflowVersion:
@@ -422,7 +423,8 @@ class WorkflowRepository(Repository):
         number = _version_number(version_number)
         created_by = v.identifier("created_by", created_by)
         change_notes = v.text("change_notes", change_notes, max_length=_NOTES, required=False)
-        with self.db.transaction():
+
+        def unit(_: Any) -> WorkflowVersion:
             self._lock(actor, workflow_id)
             old = self.run("get_version", workflow_id=workflow_id, version_number=number)
             if old is None:
@@ -430,6 +432,8 @@ class WorkflowRepository(Repository):
             notes = change_notes if change_notes is not None else f"Restored from version {number}"
             return self._append(workflow_id, from_json(old["definition"]), notes, created_by,
                                 True)
+
+        return self.db.run_in_transaction(unit)
 
     def _append(self, workflow_id: str, definition: Any, change_notes: str | None,
                 created_by: str | None, set_current: bool) -> WorkflowVersion:

@@ -2,6 +2,7 @@
 yoyo migrations, on PostgreSQL, MySQL/MariaDB and SQLite."""
 
 from . import errors
+from .aio import AsyncDatabase, AsyncRepository, aio, connect_async
 from .config import Config, parse_config
 from .errors import (
     AgentDBError,
@@ -87,6 +88,8 @@ __all__ = [
     "Artifact",
     "ArtifactType",
     "ArtifactTypeName",
+    "AsyncDatabase",
+    "AsyncRepository",
     "CommitUnknown",
     "Config",
     "ConfigError",
@@ -143,7 +146,9 @@ __all__ = [
     "Workflow",
     "WorkflowRepository",
     "WorkflowVersion",
+    "aio",
     "connect",
+    "connect_async",
     "errors",
     "load",
     "migrate",

@@ -1,7 +1,10 @@
 """``Database``: one pool, one way to get a connection, whatever the backend.
 
-Units of work are thread-bound: a nested ``acquire()``/``transaction()`` in the same thread
-reuses the outer connection, so one unit can span several repositories, and a failure anywhere
+Units of work belong to the current context (a ``contextvars.ContextVar``, not a
+``threading.local``): in plain threads that is one unit per thread, as before, and an asyncio
+task's unit follows each of its statements into whichever executor thread runs it (see
+:mod:`agentdb.aio`). A nested ``acquire()``/``transaction()`` in the same context reuses the
+outer connection, so one unit can span several repositories, and a failure anywhere
 in it rolls all of it back. Statements outside a unit run bare, in autocommit: one round trip.
 """
 
@@ -11,12 +14,12 @@ import dataclasses
 import itertools
 import os
 import random
-import threading
 import time
 import uuid
 import weakref
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from threading import Lock
 from time import monotonic, perf_counter
 from types import TracebackType
@@ -67,7 +70,7 @@ class Database:
         self.config = config
         self.dialect = config.dialect
         self._backend: Backend | None = _backend_class(config.dialect)(config)
-        self._local = threading.local()
+        self._unit: ContextVar[_Unit | None] = _unit_var()
         self._waits: deque[float] = deque(maxlen=1024)  # sampled checkout waits, seconds
         self._tick = itertools.count(1)  # checkouts; every WAIT_SAMPLE-th one is timed
         # SQLite: the per-file lock this process's writers queue on (see pool/sqlite.py)
@@ -93,7 +96,7 @@ class Database:
         is a savepoint: an exception out of it rolls back only the block (then propagates), and
         the outer unit goes on; the outer unit's own rollback still undoes all of it. Outside a
         unit, ``savepoint=True`` is an ordinary unit of work."""
-        if savepoint and getattr(self._local, "unit", None) is not None:
+        if savepoint and self._unit.get() is not None:
             return _Savepoint(self)
         return _Unit(self, readonly)
 
@@ -113,7 +116,7 @@ class Database:
         the caller's to check. ``fn`` must be safe to run again (no side effects outside the
         database). Inside an outer unit it just runs: the outer unit owns the retry.
         """
-        unit: _Unit | None = getattr(self._local, "unit", None)
+        unit = self._unit.get()
         if unit is not None:
             return fn(unit.conn)
         attempt = 0
@@ -139,7 +142,7 @@ class Database:
         this thread is in one, else an autocommit checkout (a lone statement = one round trip).
         On SQLite a write runs in its own short write transaction, so it queues like the rest.
         """
-        unit: _Unit | None = getattr(self._local, "unit", None)
+        unit = self._unit.get()
         if write and unit is not None and unit.readonly:
             raise TransactionError("cannot write inside a read-only unit of work")
         if unit is None and self._write_lock is not None and (write or self._lock_reads):
@@ -150,7 +153,7 @@ class Database:
 
     @property
     def in_transaction(self) -> bool:
-        return getattr(self._local, "unit", None) is not None
+        return self._unit.get() is not None
 
     # -- pool ----------------------------------------------------------------------------------
 
@@ -265,7 +268,7 @@ class Database:
         if backend is not None:
             backend.abandon()
             _ORPHANS.append(backend)  # never closed here, never collected mid-run
-        self._local = threading.local()
+        self._unit = _unit_var()
         if self.dialect == "sqlite":
             self._write_lock = _sqlite_write_lock(self.config)
 
@@ -294,12 +297,20 @@ class _Unit:
 
     def __enter__(self) -> Any:
         db = self.db
-        outer: _Unit | None = getattr(db._local, "unit", None)
+        outer = db._unit.get()
         self.outer = outer
         if outer is not None:
             if outer.readonly and not self.readonly:
                 raise TransactionError("cannot open a writing unit of work inside a read-only one")
             return outer.conn
+        conn = self.open()
+        db._unit.set(self)
+        return conn
+
+    def open(self) -> Any:
+        """Check a connection out and start the unit on it (no context change: the async
+        unit calls this from an executor thread and sets its task's context itself)."""
+        db = self.db
         backend = db._backend or db.backend
         if next(db._tick) & _UNTIMED:  # db._checkout() inlined: this is the hot path
             conn = backend.getconn()
@@ -314,7 +325,7 @@ class _Unit:
             raise
         self.conn = conn
         self.doomed = False
-        db._local.unit = self
+        self.outer = None
         return conn
 
     def __exit__(
@@ -327,8 +338,13 @@ class _Unit:
             if exc_type is not None:
                 self.outer.doomed = True  # the whole unit rolls back, even if the error is caught
             return
+        self.db._unit.set(None)
+        self.close(exc_type)
+
+    def close(self, exc_type: type[BaseException] | None) -> None:
+        """Commit (or roll back, after an exception or a failed inner block) and give the
+        connection back: broken ones are discarded."""
         db = self.db
-        db._local.unit = None
         backend = db._backend
         assert backend is not None
         conn = self.conn
@@ -372,7 +388,9 @@ class _Savepoint:
     __slots__ = ("doomed", "name", "unit")
 
     def __init__(self, db: Database) -> None:
-        self.unit: _Unit = db._local.unit
+        unit = db._unit.get()
+        assert unit is not None
+        self.unit: _Unit = unit
 
     def __enter__(self) -> Any:
         unit = self.unit
@@ -474,6 +492,13 @@ def _lost(db: Database, exc: BaseException) -> DatabaseUnavailable:
         reason = reason.replace(db.config.password, "***")
     return DatabaseUnavailable(f"lost the connection to {db.dialect} at {db.config.target}: "
                                f"{reason}")
+
+
+
+def _unit_var() -> ContextVar[_Unit | None]:
+    """One variable per Database (and a fresh one after fork): the unit of work open in the
+    current context, if any."""
+    return ContextVar("agentdb_unit", default=None)
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -55,7 +55,7 @@ from typing import Any, Generic, ParamSpec, TypeVar
 from .config import Config, parse_config
 from .errors import PoolTimeout, TransactionError
 from .pool import Database, HealthReport, PoolStats
-from .pool.database import _Unit
+from .pool.database import _Savepoint, _Unit
 from .repositories.base import Repository
 
 __all__ = ["AsyncDatabase", "AsyncRepository", "aio", "connect_async"]
@@ -173,7 +173,10 @@ class AsyncDatabase:
         is the driver connection: use it only from code run by :meth:`run`."""
         return AsyncUnit(self, readonly)
 
-    transaction = acquire
+    def transaction(self, readonly: bool = False, *, savepoint: bool = False) -> AsyncUnit:
+        """A unit of work, as :meth:`acquire`; ``savepoint=True`` nested in a unit makes the
+        block a savepoint (an exception out of it undoes only the block), as in the sync API."""
+        return AsyncUnit(self, readonly, savepoint)
 
     @property
     def in_transaction(self) -> bool:
@@ -221,9 +224,11 @@ def _release(slots: _Slots) -> Callable[[asyncio.Future[Any]], None]:
 class AsyncUnit:
     """One ``async with adb.transaction()`` block."""
 
-    def __init__(self, adb: AsyncDatabase, readonly: bool) -> None:
+    def __init__(self, adb: AsyncDatabase, readonly: bool, savepoint: bool = False) -> None:
         self.adb = adb
         self.readonly = readonly
+        self.savepoint = savepoint
+        self.block: _Savepoint | None = None
         self.outer: AsyncUnit | None = None
         self.unit: _Unit | None = None
         self.lock = asyncio.Lock()  # one statement at a time on the connection
@@ -238,6 +243,10 @@ class AsyncUnit:
             assert outer.unit is not None
             if outer.readonly and not self.readonly:
                 raise TransactionError("cannot open a writing unit of work inside a read-only one")
+            if self.savepoint:
+                block = _Savepoint(adb.sync)  # finds the unit in this task's context
+                await outer.call(block.__enter__)
+                self.block = block
             return outer.unit.conn
         if adb.sync.in_transaction:
             raise TransactionError("an async unit of work cannot open inside a sync one")
@@ -246,7 +255,7 @@ class AsyncUnit:
         try:
             conn = await self._serial(self._open, unit)
         except BaseException as exc:
-            await asyncio.shield(self._cleanup(type(exc)))
+            await asyncio.shield(self._cleanup(type(exc), exc))
             raise
         adb._unit.set(self)
         adb.sync._unit.set(unit)
@@ -289,32 +298,37 @@ class AsyncUnit:
         tb: TracebackType | None,
     ) -> None:
         if self.outer is not None:
-            if exc_type is not None:
+            if self.block is not None:
+                await self.outer.call(self.block.__exit__, exc_type, exc, tb)
+            elif exc_type is not None:
                 assert self.outer.unit is not None
                 self.outer.unit.doomed = True
             return
         self.adb._unit.set(None)
         self.adb.sync._unit.set(None)
-        await asyncio.shield(self._cleanup(exc_type))
+        await asyncio.shield(self._cleanup(exc_type, exc))
 
-    def _cleanup(self, exc_type: type[BaseException] | None) -> asyncio.Task[None]:
+    def _cleanup(self, exc_type: type[BaseException] | None,
+                 exc: BaseException | None) -> asyncio.Task[None]:
         """Finish the unit in a task of its own, so a second cancellation cannot interrupt the
         rollback: the caller may stop waiting, the connection still comes back clean."""
         self.closed = True
-        task = asyncio.get_running_loop().create_task(self._finish(exc_type))
+        task = asyncio.get_running_loop().create_task(self._finish(exc_type, exc))
         cleanups = self.adb._cleanups
         cleanups.add(task)
         task.add_done_callback(cleanups.discard)
         return task
 
-    async def _finish(self, exc_type: type[BaseException] | None) -> None:
+    async def _finish(self, exc_type: type[BaseException] | None,
+                      exc: BaseException | None) -> None:
         try:
             await self.lock.acquire()  # wait for the statement still running, if any
             try:
                 if self.opened and self.unit is not None:
                     close = self.unit.close
                     await asyncio.get_running_loop().run_in_executor(
-                        self.adb._executor, close, exc_type)
+                        self.adb._executor, close, exc_type,
+                        exc if isinstance(exc, Exception) else None)  # not a cancellation
             finally:
                 self.lock.release()
         finally:

@@ -13,11 +13,14 @@ Run it (any backend; the schema is migrated at startup)::
 
 ``POST /api/run`` answers at once (202) with the new job; the tool runs after the response, as
 a FastAPI background task, and stores its result and log lines as it goes. Endpoints are
-plain ``def`` functions: agentdb's drivers block, so FastAPI runs them in its thread pool.
+``async def`` and await agentdb's async repositories (``AsyncJobStoreDep``), which run the
+blocking drivers in agentdb's own threads, bounded by the pool; the tools themselves run in a
+worker thread (``asyncio.to_thread``), so the event loop never blocks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -29,9 +32,9 @@ from typing import Annotated, Any
 from fastapi import BackgroundTasks, FastAPI, Query
 from pydantic import BaseModel, Field
 
-from agentdb import Database, DatabaseUnavailable, NotFound, ValidationError
+from agentdb import AsyncRepository, Database, DatabaseUnavailable, NotFound, ValidationError
 from agentdb.integrations.fastapi import (
-    JobStoreDep,
+    AsyncJobStoreDep,
     health_route,
     install_error_handlers,
     lifespan,
@@ -85,28 +88,28 @@ TOOLS: dict[str, Callable[[dict[str, Any]], ToolOutput]] = {
 }
 
 
-def run_job(db: Database, job_id: str) -> None:
-    """Run one job: take it (pending -> running), run its tool, store the result and logs,
-    then complete it; if anything fails on the way (the tool, or saving its output), the job
-    ends ``failed`` with the reason. Runs after the response, in FastAPI's thread pool."""
-    jobs = JobStore(db)
+async def run_job(jobs: AsyncRepository[JobStore], job_id: str) -> None:
+    """Run one job: take it (pending -> running), run its tool in a worker thread, store the
+    result and logs, then complete it; if anything fails on the way (the tool, or saving its
+    output), the job ends ``failed`` with the reason. Runs after the response, on the loop."""
     try:
-        job = jobs.start(job_id, worker_id=WORKER_ID)
+        job = await jobs.start(job_id, worker_id=WORKER_ID)
     except (NotFound, ValidationError):  # deleted, cancelled or taken meanwhile: not ours
         return
     except DatabaseUnavailable:  # still pending: a worker (or a retry) takes it later
         return
     try:
-        jobs.add_log(job_id, "INFO", f"{WORKER_ID} started {job.tool_name}")
-        stdout, files = TOOLS[job.tool_name](job.parameters or {})
-        jobs.save_result(job_id, stdout=stdout, return_code=0, output_files=files)
-        jobs.add_log(job_id, "INFO", f"finished: {len(stdout)} characters of output")
-        jobs.complete(job_id)
+        await jobs.add_log(job_id, "INFO", f"{WORKER_ID} started {job.tool_name}")
+        stdout, files = await asyncio.to_thread(TOOLS[job.tool_name], job.parameters or {})
+        await jobs.save_result(job_id, stdout=stdout, return_code=0, output_files=files)
+        await jobs.add_log(job_id, "INFO", f"finished: {len(stdout)} characters of output")
+        await jobs.complete(job_id)
     except Exception as exc:
-        _fail(jobs, job_id, exc)
+        await _fail(jobs, job_id, exc)
 
 
-def _fail(jobs: JobStore, job_id: str, exc: Exception, patience: float = 30.0) -> None:
+async def _fail(jobs: AsyncRepository[JobStore], job_id: str, exc: Exception,
+                patience: float = 30.0) -> None:
     """Mark the job failed with the reason, retrying for a while if the database is away.
     The reason is cleaned and cut so that it can always be saved itself."""
     reason = f"{type(exc).__name__}: {exc}"
@@ -116,16 +119,16 @@ def _fail(jobs: JobStore, job_id: str, exc: Exception, patience: float = 30.0) -
     while True:
         try:
             with contextlib.suppress(ValidationError, NotFound):
-                jobs.save_result(job_id, stderr=reason, return_code=1)
-                jobs.add_log(job_id, "ERROR", reason)
-            jobs.fail(job_id, error_message=reason)
+                await jobs.save_result(job_id, stderr=reason, return_code=1)
+                await jobs.add_log(job_id, "ERROR", reason)
+            await jobs.fail(job_id, error_message=reason)
             return
         except (NotFound, ValidationError):  # finished or gone meanwhile: nothing to mark
             return
         except DatabaseUnavailable:
             if time.monotonic() >= deadline:
                 return  # left running; a lease rescue or an operator picks it up
-            time.sleep(delay)
+            await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
 
@@ -156,50 +159,51 @@ def create_app(database: str | Database | None = None, **options: Any) -> FastAP
     health_route(app, "/health/db")
 
     @app.post("/api/run", status_code=202)
-    def run(request: RunRequest, background: BackgroundTasks, jobs: JobStoreDep,
-            ) -> dict[str, Any]:
+    async def run(request: RunRequest, background: BackgroundTasks, jobs: AsyncJobStoreDep,
+                  ) -> dict[str, Any]:
         if request.tool not in TOOLS:
             raise ValidationError("tool", f"must be one of {', '.join(TOOLS)}; "
                                           f"got {request.tool!r}")
-        with jobs.db.transaction():  # the job and its first log line, or neither
-            job = jobs.create(request.tool, parameters=request.parameters,
-                              priority=request.priority)
-            jobs.add_log(job.id, "INFO", "queued")
-        background.add_task(run_job, jobs.db, job.id)
+        async with jobs.adb.transaction():  # the job and its first log line, or neither
+            job = await jobs.create(request.tool, parameters=request.parameters,
+                                    priority=request.priority)
+            await jobs.add_log(job.id, "INFO", "queued")
+        background.add_task(run_job, jobs, job.id)
         return job.to_dict()
 
     @app.get("/api/jobs")
-    def list_jobs(
-        jobs: JobStoreDep,
+    async def list_jobs(
+        jobs: AsyncJobStoreDep,
         status: Annotated[str | None, Query(description="pending, running, completed, "
                                                         "failed or cancelled")] = None,
         tool: Annotated[str | None, Query(description="tool name")] = None,
         limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 20,
         offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
     ) -> dict[str, Any]:
-        items = jobs.list(status=status, tool_name=tool, limit=limit, offset=offset,
-                          sort_by="created_at", sort_order="desc")
-        total = jobs.count(status=status, tool_name=tool)
+        items = await jobs.list(status=status, tool_name=tool, limit=limit, offset=offset,
+                                sort_by="created_at", sort_order="desc")
+        total = await jobs.count(status=status, tool_name=tool)
         return {"items": [j.to_dict() for j in items], "total": total, "limit": limit,
                 "offset": offset}
 
     @app.get("/api/jobs/{job_id}")
-    def get_job(job_id: str, jobs: JobStoreDep) -> dict[str, Any]:
-        job = jobs.get(_job_id(job_id))
-        result = jobs.get_result(job.id)
+    async def get_job(job_id: str, jobs: AsyncJobStoreDep) -> dict[str, Any]:
+        job = await jobs.get(_job_id(job_id))
+        result = await jobs.get_result(job.id)
         return {**job.to_dict(), "result": None if result is None else result.to_dict()}
 
     @app.get("/api/jobs/{job_id}/logs")
-    def get_logs(job_id: str, jobs: JobStoreDep) -> dict[str, Any]:
-        job = jobs.get(_job_id(job_id))  # 404 for an unknown job, not an empty list
-        return {"job_id": job.id, "logs": [line.to_dict() for line in jobs.get_logs(job.id)]}
+    async def get_logs(job_id: str, jobs: AsyncJobStoreDep) -> dict[str, Any]:
+        job = await jobs.get(_job_id(job_id))  # 404 for an unknown job, not an empty list
+        logs = await jobs.get_logs(job.id)
+        return {"job_id": job.id, "logs": [line.to_dict() for line in logs]}
 
     @app.get("/api/stats")
-    def stats(jobs: JobStoreDep) -> dict[str, Any]:
-        return {"jobs": jobs.stats().to_dict(), "pool": jobs.db.stats().to_dict()}
+    async def stats(jobs: AsyncJobStoreDep) -> dict[str, Any]:
+        return {"jobs": (await jobs.stats()).to_dict(), "pool": jobs.adb.stats().to_dict()}
 
     @app.get("/api/tools")
-    def tools() -> dict[str, list[str]]:
+    async def tools() -> dict[str, list[str]]:
         return {"tools": list(TOOLS)}
 
     return app

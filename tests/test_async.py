@@ -186,6 +186,18 @@ async def test_unit_commits_or_rolls_back(adb: AsyncDatabase) -> None:
     assert await jobs.count() == 1
 
 
+async def test_savepoint(adb: AsyncDatabase) -> None:
+    jobs = aio(JobStore)(adb)
+    async with adb.transaction():
+        kept = await jobs.create("echo")
+        with pytest.raises(RuntimeError):
+            async with adb.transaction(savepoint=True):
+                await jobs.create("echo")
+                raise RuntimeError("undo only this block")
+        await jobs.add_log(kept.id, "INFO", "still here")
+    assert await jobs.count() == 1 and len(await jobs.get_logs(kept.id)) == 1
+
+
 async def test_slots_bounded(make_db: Any) -> None:
     db = make_db("sqlite", pool_size=1, max_overflow=0, pool_timeout=0.2)
     adb = AsyncDatabase(db, owned=False)

@@ -11,23 +11,27 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
 import agentdb
+from agentdb import AsyncRepository
 
 pytest.importorskip("fastapi")
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 with warnings.catch_warnings():  # starlette's nudge towards httpx2; httpx is what we ship
     warnings.simplefilter("ignore", DeprecationWarning)
     from fastapi.testclient import TestClient
 
 from agentdb.integrations.fastapi import (
+    AsyncDatabaseDep,
+    AsyncJobStoreDep,
     DatabaseDep,
     JobStoreDep,
     UserRepositoryDep,
+    async_repository,
     health_route,
     install_error_handlers,
     lifespan,
@@ -249,3 +253,47 @@ def test_a_job_whose_output_cannot_be_saved_ends_failed_with_the_reason(
     job = client.get(f"/api/jobs/{queued['id']}").json()
     assert job["status"] == "failed"
     assert "stdout" in job["error_message"]  # the reason names what could not be saved
+
+
+AsyncUsers = Annotated[AsyncRepository[agentdb.UserRepository],
+                       Depends(async_repository(agentdb.UserRepository))]
+
+
+def test_async_and_sync_endpoints_share_one_pool(db: agentdb.Database) -> None:
+    """Both styles side by side over HTTP: async def with AsyncJobStoreDep/async_repository,
+    plain def with JobStoreDep, on the same pool; an async unit of work rolls back on error."""
+    app = FastAPI(lifespan=lifespan(db))
+    install_error_handlers(app)
+
+    @app.post("/jobs")
+    async def create(jobs: AsyncJobStoreDep, adb: AsyncDatabaseDep, fail: bool = False,
+                     ) -> dict[str, Any]:
+        assert adb.sync is db and jobs.adb is adb
+        async with adb.transaction():
+            job = await jobs.create("echo")
+            await jobs.add_log(job.id, "INFO", "queued")
+            if fail:
+                raise agentdb.ValidationError("fail", "asked to fail")
+        return job.to_dict()
+
+    @app.get("/jobs/{job_id}")
+    async def get(job_id: str, jobs: AsyncJobStoreDep) -> dict[str, Any]:
+        return (await jobs.get(job_id)).to_dict()
+
+    @app.get("/count")
+    def count(jobs: JobStoreDep) -> int:
+        return jobs.count()
+
+    @app.get("/users")
+    async def users(repo: AsyncUsers) -> int:
+        return len(await repo.list())
+
+    with TestClient(app) as c:
+        made = c.post("/jobs").json()
+        assert c.get(f"/jobs/{made['id']}").json()["id"] == made["id"]
+        assert c.post("/jobs", params={"fail": True}).status_code == 422
+        assert c.get("/count").json() == 1  # the failed unit left nothing behind
+        assert c.get(f"/jobs/{uuid.uuid4()}").status_code == 404
+        assert c.get("/users").json() == 0
+        assert isinstance(app.state.adb, agentdb.AsyncDatabase)
+    assert db.stats().in_use == 0 and db.health()["status"] == "healthy"

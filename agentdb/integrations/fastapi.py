@@ -14,10 +14,20 @@
     def get_job(job_id: str, jobs: JobStoreDep) -> dict:
         return jobs.get(job_id).to_dict()
 
-agentdb is synchronous (blocking drivers), so declare endpoints that use it with ``def``, not
-``async def``: FastAPI then runs them in its thread pool, where blocking is harmless, and each
-request thread gets its own pooled connection. The lifespan opens the pool (and migrates) in a
-worker thread too, so startup never blocks the event loop.
+Two styles, one pool (the lifespan puts both on ``app.state``):
+
+- ``async def`` endpoints with the ``Async*Dep`` dependencies (``AsyncJobStoreDep``,
+  ``async_repository(MyRepo)``, ``AsyncDatabaseDep``): ``await jobs.get(job_id)``. Calls run in
+  agentdb's own threads, bounded by the pool's ``max_size`` (see :mod:`agentdb.aio`), so the
+  event loop never blocks and a burst of requests queues for a connection instead of
+  deadlocking FastAPI's 40-thread pool against a smaller pool (fastapi#3205). Use this for an
+  async service, or when routes also await other I/O.
+- plain ``def`` endpoints with ``JobStoreDep``: FastAPI runs them in its thread pool, where
+  blocking is harmless. Simple, and fine while the thread pool is no larger than the
+  connection pool's ``max_size`` plus what ``pool_timeout`` lets wait.
+
+Never call a sync repository from an ``async def`` endpoint: it blocks the event loop. The
+lifespan opens the pool (and migrates) in a worker thread too, so startup never blocks.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "agentdb.integrations.fastapi needs FastAPI: pip install 'agentdb[fastapi]'"
     ) from exc
 
+from ..aio import AsyncDatabase, AsyncRepository, aio
 from ..errors import (
     ConflictError,
     DatabaseUnavailable,
@@ -59,12 +70,23 @@ __all__ = [
     "AgentVersionRepositoryDep",
     "AlertRepositoryDep",
     "ArticleRepositoryDep",
+    "AsyncAgentVersionRepositoryDep",
+    "AsyncAlertRepositoryDep",
+    "AsyncArticleRepositoryDep",
+    "AsyncDatabaseDep",
+    "AsyncExecutionRepositoryDep",
+    "AsyncJobStoreDep",
+    "AsyncTaskRepositoryDep",
+    "AsyncUserRepositoryDep",
+    "AsyncWorkflowRepositoryDep",
     "DatabaseDep",
     "ExecutionRepositoryDep",
     "JobStoreDep",
     "TaskRepositoryDep",
     "UserRepositoryDep",
     "WorkflowRepositoryDep",
+    "async_repository",
+    "get_adb",
     "get_db",
     "health_route",
     "install_error_handlers",
@@ -78,7 +100,8 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 def lifespan(database: str | Database | None = None, *, migrate: bool = False,
              **options: Any) -> Lifespan:
-    """A FastAPI ``lifespan`` that puts a Database on ``app.state.db`` for the app's lifetime.
+    """A FastAPI ``lifespan`` that puts a Database on ``app.state.db`` for the app's lifetime,
+    and its :class:`~agentdb.aio.AsyncDatabase` (same pool) on ``app.state.adb``.
 
     ``database`` is a URL (default: ``DATABASE_URL``, else the ``DB_*`` variables, else
     ``sqlite:///agentdb.db``) -- the lifespan opens that pool and closes it at shutdown -- or
@@ -102,7 +125,11 @@ def lifespan(database: str | Database | None = None, *, migrate: bool = False,
             if migrate:
                 with contextlib.suppress(DatabaseUnavailable):  # down: the first request does it
                     await run_in_threadpool(_migrate_once, app, db)
-            yield
+            app.state.adb = adb = AsyncDatabase(db, owned=False)
+            try:
+                yield
+            finally:
+                await adb.aclose()  # waits for cancelled units' rollbacks; the pool stays
         finally:
             if owned:
                 await run_in_threadpool(db.close)
@@ -145,6 +172,21 @@ def get_db(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_db)]
 
 
+async def get_adb(request: Request) -> AsyncDatabase:
+    """The application's AsyncDatabase (set by :func:`lifespan`, on the same pool as
+    :func:`get_db`), migrated if it asked for that."""
+    adb = getattr(request.app.state, "adb", None)
+    if not isinstance(adb, AsyncDatabase):
+        raise RuntimeError("no agentdb AsyncDatabase on app.state.adb: create the app with "
+                           "FastAPI(lifespan=agentdb.integrations.fastapi.lifespan(...))")
+    if getattr(request.app.state, "agentdb_migrate", False):  # the database was down at start
+        await adb.run(_migrate_once, request.app, adb.sync)
+    return adb
+
+
+AsyncDatabaseDep = Annotated[AsyncDatabase, Depends(get_adb)]
+
+
 def repository(cls: type[R]) -> Callable[[Database], R]:
     """A dependency that builds ``cls`` on the application's Database (repositories are
     cheap: a reference to the Database and nothing else), e.g. ``Depends(repository(MyRepo))``.
@@ -154,6 +196,18 @@ def repository(cls: type[R]) -> Callable[[Database], R]:
         return cls(db)
 
     dependency.__name__ = f"get_{cls.__name__}"
+    return dependency
+
+
+def async_repository(cls: type[R]) -> Callable[[AsyncDatabase], AsyncRepository[R]]:
+    """A dependency that builds ``aio(cls)`` on the application's AsyncDatabase: every public
+    method of ``cls``, awaitable, e.g. ``Depends(async_repository(MyRepo))``."""
+    made = aio(cls)
+
+    def dependency(adb: AsyncDatabaseDep) -> AsyncRepository[R]:
+        return made(adb)
+
+    dependency.__name__ = f"get_async_{cls.__name__}"
     return dependency
 
 
@@ -167,6 +221,22 @@ AgentVersionRepositoryDep = Annotated[AgentVersionRepository,
 ArticleRepositoryDep = Annotated[ArticleRepository, Depends(repository(ArticleRepository))]
 AlertRepositoryDep = Annotated[AlertRepository, Depends(repository(AlertRepository))]
 TaskRepositoryDep = Annotated[TaskRepository, Depends(repository(TaskRepository))]
+
+AsyncJobStoreDep = Annotated[AsyncRepository[JobStore], Depends(async_repository(JobStore))]
+AsyncUserRepositoryDep = Annotated[AsyncRepository[UserRepository],
+                                   Depends(async_repository(UserRepository))]
+AsyncWorkflowRepositoryDep = Annotated[AsyncRepository[WorkflowRepository],
+                                       Depends(async_repository(WorkflowRepository))]
+AsyncExecutionRepositoryDep = Annotated[AsyncRepository[ExecutionRepository],
+                                        Depends(async_repository(ExecutionRepository))]
+AsyncAgentVersionRepositoryDep = Annotated[AsyncRepository[AgentVersionRepository],
+                                           Depends(async_repository(AgentVersionRepository))]
+AsyncArticleRepositoryDep = Annotated[AsyncRepository[ArticleRepository],
+                                      Depends(async_repository(ArticleRepository))]
+AsyncAlertRepositoryDep = Annotated[AsyncRepository[AlertRepository],
+                                    Depends(async_repository(AlertRepository))]
+AsyncTaskRepositoryDep = Annotated[AsyncRepository[TaskRepository],
+                                   Depends(async_repository(TaskRepository))]
 
 
 def health_route(app: FastAPI, path: str = "/health/db", **route: Any) -> None:

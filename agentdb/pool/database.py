@@ -339,9 +339,10 @@ class _Unit:
                 self.outer.doomed = True  # the whole unit rolls back, even if the error is caught
             return
         self.db._unit.set(None)
-        self.close(exc_type)
+        self.close(exc_type, exc)
 
-    def close(self, exc_type: type[BaseException] | None) -> None:
+    def close(self, exc_type: type[BaseException] | None,
+              exc: BaseException | None = None) -> None:
         """Commit (or roll back, after an exception or a failed inner block) and give the
         connection back: broken ones are discarded."""
         db = self.db

@@ -1,0 +1,527 @@
+"""agentdb's async API against SQLAlchemy asyncio (ORM and Core) and raw psycopg async.
+
+Operations, at 1, 16 and 64 concurrent tasks on one event loop, per backend:
+
+- ``get``: a job by id;
+- ``create``: one new job;
+- ``lifecycle``: create, claim the next pending job, save its result, complete it.
+
+Ways: ``agentdb`` (``aio(JobStore)`` on ``connect_async``), ``core`` (SQLAlchemy asyncio
+``text()`` of agentdb's SQL) and ``orm`` (SQLAlchemy asyncio ORM), over asyncpg, aiomysql and
+aiosqlite; on PostgreSQL also ``psycopg`` (raw ``AsyncConnectionPool``, agentdb's SQL). Every
+way gets a pool of min(tasks, 16) connections. Each (operation, tasks) cell runs every way in a
+rotated order per round; a way's figure is the median over rounds of its ops/s, and the ratio
+columns are medians of per-round ratios, so machine noise hits both sides alike. CPU per op is
+this process's CPU (threads included) divided by ops.
+
+Stalls: during each 64-task run a probe task sleeps 1 ms at a time and counts wake-ups more
+than 10 ms late (the event loop was blocked).
+
+    python benchmarks/async_ops.py                        # sqlite + local servers that answer
+    python benchmarks/async_ops.py --rounds 5 --ops 400 URL...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from time import perf_counter, process_time
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
+from compare import (
+    BENCH_TOOL,
+    LIFECYCLE_PRIORITY,
+    PARAMS,
+    Context,
+    build_context,
+    cleanup,
+    seed,
+)
+
+import agentdb
+from agentdb import JobStore, aio
+
+OPS = ("get", "create", "lifecycle")
+TARGET_ORM = 1.5
+TARGET_CORE = 1.0
+TARGET_PSYCOPG = 0.85
+POOL_CAP = 16
+AsyncOp = Callable[[int], Awaitable[Any]]
+
+
+class Way:
+    name: str
+
+    async def open(self, ctx: Context, size: int) -> None: ...
+
+    def op(self, ctx: Context, op: str) -> AsyncOp: ...
+
+    async def close(self) -> None: ...
+
+
+class AgentDB(Way):
+    name = "agentdb"
+
+    async def open(self, ctx: Context, size: int) -> None:
+        self.adb = await agentdb.connect_async(ctx.url, pool_size=size, max_overflow=0)
+        self.jobs = aio(JobStore)(self.adb)
+
+    def op(self, ctx: Context, op: str) -> AsyncOp:
+        jobs = self.jobs
+        ids = ctx.ids
+
+        async def get(i: int) -> Any:
+            return await jobs.get(ids[i % len(ids)])
+
+        async def create(i: int) -> Any:
+            return await jobs.create(BENCH_TOOL, PARAMS)
+
+        async def lifecycle(i: int) -> Any:
+            await jobs.create(BENCH_TOOL, PARAMS, priority=LIFECYCLE_PRIORITY)
+            job = await jobs.claim_next(f"agentdb-{i}")
+            if job is None:
+                return None
+            await jobs.save_result(job.id, stdout="done", stderr="", return_code=0,
+                                   output_files=["out.txt"])
+            return await jobs.complete(job.id)
+
+        return {"get": get, "create": create, "lifecycle": lifecycle}[op]
+
+    async def close(self) -> None:
+        await self.adb.aclose()
+
+
+class Psycopg(Way):
+    """Raw psycopg AsyncConnectionPool running agentdb's SQL: the floor on PostgreSQL."""
+
+    name = "psycopg"
+
+    async def open(self, ctx: Context, size: int) -> None:
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        c = ctx.config
+        self.pool = AsyncConnectionPool(
+            kwargs={"host": c.host, "port": c.port, "user": c.username, "password": c.password,
+                    "dbname": c.database, "autocommit": True, "row_factory": dict_row},
+            min_size=size, max_size=size, open=False)
+        await self.pool.open(wait=True)
+
+    def op(self, ctx: Context, op: str) -> AsyncOp:
+        from psycopg.types.json import Jsonb
+
+        pool, sql, ids = self.pool, ctx.sql, ctx.ids
+
+        async def insert(priority: int) -> None:
+            async with pool.connection() as conn:
+                await conn.execute(sql["insert_job"], {
+                    "id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
+                    "priority": priority, "batch_id": None, "workflow_id": None,
+                    "user_id": None, "parameters": Jsonb(PARAMS), "created_at": ctx.now()})
+
+        async def get(i: int) -> Any:
+            async with pool.connection() as conn:
+                cur = await conn.execute(sql["get_job"], {"id": ids[i % len(ids)]})
+                return await cur.fetchone()
+
+        async def create(i: int) -> Any:
+            await insert(0)
+
+        async def lifecycle(i: int) -> Any:
+            await insert(LIFECYCLE_PRIORITY)
+            async with pool.connection() as conn:
+                cur = await conn.execute(sql["claim_next_job"], {
+                    "worker_id": f"psycopg-{i}", "tool_name": None, "now": ctx.now()})
+                row = await cur.fetchone()
+                if row is None:
+                    return None
+                job_id = row["id"]
+                await conn.execute(sql["save_result"], {
+                    "job_id": job_id, "stdout": "done", "stderr": "", "return_code": 0,
+                    "output_files": Jsonb(["out.txt"]), "now": ctx.now()})
+                await conn.execute(sql["finish_job"], {
+                    "id": job_id, "status": "completed", "now": ctx.now(),
+                    "error_message": None, "from_statuses_0": "running"})
+                cur = await conn.execute(sql["get_job"], {"id": job_id})
+                return await cur.fetchone()
+
+        return {"get": get, "create": create, "lifecycle": lifecycle}[op]
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+def _sa_url(ctx: Context) -> Any:
+    import sqlalchemy as sa
+
+    c = ctx.config
+    if ctx.dialect == "sqlite":
+        return sa.URL.create("sqlite+aiosqlite", database=str(c.path))
+    driver = "postgresql+asyncpg" if ctx.dialect == "postgresql" else "mysql+aiomysql"
+    return sa.URL.create(driver, username=c.username, password=c.password, host=c.host,
+                         port=c.port, database=c.database)
+
+
+def _sa_engine(ctx: Context, size: int) -> Any:
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    args: dict[str, Any] = {"charset": "utf8mb4"} if ctx.dialect == "mysql" else {}
+    engine = create_async_engine(_sa_url(ctx), pool_size=size, max_overflow=0,
+                                 connect_args=args)
+    if ctx.dialect == "sqlite":  # the same PRAGMAs and real transactions as agentdb's
+        @sa.event.listens_for(engine.sync_engine, "connect")
+        def pragmas(dbapi_conn: Any, record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            for pragma in ("busy_timeout = 30000", "synchronous = NORMAL", "foreign_keys = ON"):
+                cur.execute(f"PRAGMA {pragma}")
+            cur.close()
+
+        @sa.event.listens_for(engine.sync_engine, "begin")
+        def begin(conn: Any) -> None:  # writers BEGIN IMMEDIATE, as agentdb's do
+            writes = conn.get_execution_options().get("sqlite_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+    return engine
+
+
+def _json(ctx: Context, value: Any) -> Any:
+    return json.dumps(value)
+
+
+class Core(Way):
+    name = "core"
+
+    async def open(self, ctx: Context, size: int) -> None:
+        import sqlalchemy as sa
+
+        self.engine = _sa_engine(ctx, size)
+        self.writer = self.engine.execution_options(sqlite_write=True)  # same pool
+        t = ctx.text_sql
+        self.text = {name: sa.text(t[name]) for name in t}
+
+    def op(self, ctx: Context, op: str) -> AsyncOp:
+        engine, writer, text, ids = self.engine, self.writer, self.text, ctx.ids
+        pg = ctx.dialect == "postgresql"
+
+        def now() -> Any:
+            return datetime.now(UTC) if pg else ctx.now()
+
+        async def insert(priority: int) -> None:
+            async with writer.begin() as conn:
+                await conn.execute(text["insert_job"], {
+                    "id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
+                    "priority": priority, "batch_id": None, "workflow_id": None,
+                    "user_id": None, "parameters": _json(ctx, PARAMS), "created_at": now()})
+
+        async def get(i: int) -> Any:
+            async with engine.connect() as conn:
+                return (await conn.execute(text["get_job"], {"id": ids[i % len(ids)]})).first()
+
+        async def create(i: int) -> Any:
+            await insert(0)
+
+        async def claim(worker: str) -> str | None:
+            async with writer.begin() as conn:
+                if ctx.dialect != "mysql":
+                    row = (await conn.execute(text["claim_next_job"], {
+                        "worker_id": worker, "tool_name": None, "now": now()})).first()
+                    return None if row is None else str(row[0])
+                row = (await conn.execute(text["lock_next_job"], {"tool_name": None})).first()
+                if row is not None:
+                    await conn.execute(text["mark_claimed"], {"id": row[0], "worker_id": worker,
+                                                              "now": now()})
+                return None if row is None else str(row[0])
+
+        async def lifecycle(i: int) -> Any:
+            await insert(LIFECYCLE_PRIORITY)
+            job_id = await claim(f"core-{i}")
+            if job_id is None:
+                return None
+            async with writer.begin() as conn:
+                await conn.execute(text["save_result"], {
+                    "job_id": job_id, "stdout": "done", "stderr": "", "return_code": 0,
+                    "output_files": _json(ctx, ["out.txt"]), "now": now()})
+            async with writer.begin() as conn:
+                await conn.execute(text["finish_job"], {
+                    "id": job_id, "status": "completed", "now": now(), "error_message": None,
+                    "from_statuses_0": "running"})
+            async with engine.connect() as conn:
+                return (await conn.execute(text["get_job"], {"id": job_id})).first()
+
+        return {"get": get, "create": create, "lifecycle": lifecycle}[op]
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _orm_models() -> tuple[Any, Any]:
+    """The jobs and job_results tables as the benchmark's ORM sees them (declared here, not in
+    agentdb: SQLAlchemy is a benchmark dependency only)."""
+    import sqlalchemy as sa
+    from sqlalchemy import orm
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    class UtcDateTime(sa.types.TypeDecorator[datetime]):
+        impl = sa.DateTime(timezone=True)
+        cache_ok = True
+
+        def load_dialect_impl(self, dialect: sa.Dialect) -> Any:
+            if dialect.name == "sqlite":
+                return dialect.type_descriptor(sa.String())
+            return dialect.type_descriptor(sa.DateTime(timezone=dialect.name == "postgresql"))
+
+        def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
+            if value is None:
+                return None
+            if dialect.name == "sqlite":
+                return value.astimezone(UTC).isoformat(timespec="microseconds")
+            if dialect.name == "mysql":
+                return value.astimezone(UTC).replace(tzinfo=None)
+            return value
+
+        def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+            if value is None:
+                return None
+            stamp = datetime.fromisoformat(value) if isinstance(value, str) else value
+            return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+    class Base(orm.DeclarativeBase):
+        pass
+
+    json_type = sa.JSON().with_variant(JSONB(), "postgresql")
+
+    class JobRow(Base):
+        __tablename__ = "jobs"
+        id = orm.mapped_column(sa.String(36), primary_key=True)
+        tool_name = orm.mapped_column(sa.String(255))
+        status = orm.mapped_column(sa.String(16))
+        priority = orm.mapped_column(sa.Integer)
+        batch_id = orm.mapped_column(sa.String(36))
+        workflow_id = orm.mapped_column(sa.String(36))
+        user_id = orm.mapped_column(sa.String(36))
+        parameters = orm.mapped_column(json_type)
+        worker_id = orm.mapped_column(sa.String(255))
+        created_at = orm.mapped_column(UtcDateTime)
+        updated_at = orm.mapped_column(UtcDateTime)
+        started_at = orm.mapped_column(UtcDateTime)
+        completed_at = orm.mapped_column(UtcDateTime)
+        duration = orm.mapped_column(sa.Float)
+        error_message = orm.mapped_column(sa.Text)
+
+    class JobResultRow(Base):
+        __tablename__ = "job_results"
+        job_id = orm.mapped_column(sa.String(36), sa.ForeignKey("jobs.id"), primary_key=True)
+        stdout = orm.mapped_column(sa.Text)
+        stderr = orm.mapped_column(sa.Text)
+        return_code = orm.mapped_column(sa.Integer)
+        output_files = orm.mapped_column(json_type)
+        created_at = orm.mapped_column(UtcDateTime)
+
+    return JobRow, JobResultRow
+
+
+_MODELS: tuple[Any, Any] | None = None
+
+
+class Orm(Way):
+    name = "orm"
+
+    async def open(self, ctx: Context, size: int) -> None:
+        import sqlalchemy as sa
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        global _MODELS
+        if _MODELS is None:
+            _MODELS = _orm_models()
+        self.Job, self.Result = _MODELS
+        self.engine = _sa_engine(ctx, size)
+        self.Session = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.Writer = async_sessionmaker(self.engine.execution_options(sqlite_write=True),
+                                         expire_on_commit=False)
+        Job = self.Job
+        self.next_pending = (
+            sa.select(Job).where(Job.status == "pending")
+            .order_by(Job.priority.desc(), Job.created_at).limit(1)
+            .with_for_update(skip_locked=True))
+
+    def op(self, ctx: Context, op: str) -> AsyncOp:
+        Session, Writer, Job, Result = self.Session, self.Writer, self.Job, self.Result
+        ids = ctx.ids
+
+        async def insert(priority: int) -> None:
+            now = datetime.now(UTC)
+            async with Writer() as session, session.begin():
+                session.add(Job(id=str(uuid.uuid4()), tool_name=BENCH_TOOL, status="pending",
+                                priority=priority, parameters=PARAMS, created_at=now,
+                                updated_at=now))
+
+        async def get(i: int) -> Any:
+            async with Session() as session:
+                return await session.get(Job, ids[i % len(ids)])
+
+        async def create(i: int) -> Any:
+            await insert(0)
+
+        async def lifecycle(i: int) -> Any:
+            await insert(LIFECYCLE_PRIORITY)
+            async with Writer() as session, session.begin():
+                job = (await session.scalars(self.next_pending)).first()
+                if job is None:
+                    return None
+                now = datetime.now(UTC)
+                job.status, job.worker_id, job.started_at, job.updated_at = (
+                    "running", f"orm-{i}", now, now)
+                job_id = job.id
+            async with Writer() as session, session.begin():
+                await session.merge(Result(job_id=job_id, stdout="done", stderr="",
+                                           return_code=0, output_files=["out.txt"],
+                                           created_at=datetime.now(UTC)))
+            async with Writer() as session, session.begin():
+                job = await session.get(Job, job_id)
+                now = datetime.now(UTC)
+                job.status, job.completed_at, job.updated_at = "completed", now, now
+                if job.started_at is not None:
+                    job.duration = (now - job.started_at).total_seconds()
+            return job
+
+        return {"get": get, "create": create, "lifecycle": lifecycle}[op]
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+WAYS: dict[str, type[Way]] = {"agentdb": AgentDB, "psycopg": Psycopg, "core": Core, "orm": Orm}
+
+
+async def _stall_probe(stop: asyncio.Event, stalls: list[float]) -> None:
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        start = loop.time()
+        await asyncio.sleep(0.001)
+        late = loop.time() - start - 0.001
+        if late > 0.010:
+            stalls.append(late)
+
+
+async def measure(way: Way, ctx: Context, op: str, tasks: int, ops: int,
+                  stalls: list[float] | None) -> tuple[float, float]:
+    """ops/s and CPU µs/op of ``ops`` operations shared by ``tasks`` tasks."""
+    fn = way.op(ctx, op)
+    per = max(ops // tasks, 1)
+
+    async def worker(w: int) -> None:
+        for i in range(per):
+            await fn(w * 100_003 + i)
+
+    stop = asyncio.Event()
+    probe = asyncio.create_task(_stall_probe(stop, stalls)) if stalls is not None else None
+    cpu, start = process_time(), perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(tasks)))
+    wall, cpu = perf_counter() - start, process_time() - cpu
+    stop.set()
+    if probe is not None:
+        await probe
+    return per * tasks / wall, cpu / (per * tasks) * 1e6
+
+
+async def bench_backend(url: str, args: argparse.Namespace) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    with common.fresh_database(url) as fresh:
+        ids = await asyncio.to_thread(seed, fresh, args.seed)
+        ctx = build_context(fresh, ids)
+        names = [w for w in args.ways if w != "psycopg" or ctx.dialect == "postgresql"]
+        for tasks in args.tasks:
+            size = min(tasks, POOL_CAP)
+            for op in args.ops_list:
+                figures: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+                stalls: dict[str, list[float]] = {n: [] for n in names}
+                for rnd in range(args.rounds):
+                    order = names[rnd % len(names):] + names[:rnd % len(names)]
+                    for n in order:
+                        # one way's pool open at a time: the shared servers have few slots
+                        way = WAYS[n]()
+                        await way.open(ctx, size)
+                        try:
+                            await measure(way, ctx, op, tasks, max(tasks, 16), None)  # warm
+                            figures[n].append(await measure(
+                                way, ctx, op, tasks, args.ops,
+                                stalls[n] if tasks == max(args.tasks) else None))
+                        finally:
+                            await way.close()
+                        if op != "get":
+                            await asyncio.to_thread(cleanup, ctx)
+                rows.append(_row(ctx.dialect, op, tasks, names, figures, stalls,
+                                 tasks == max(args.tasks)))
+                print(common.markdown_table(HEADERS, rows[-1:]), file=sys.stderr)
+        if ctx.admin is not None:
+            ctx.admin.close()
+    return rows
+
+
+HEADERS = ["backend", "op", "tasks", "agentdb ops/s", "orm ops/s", "core ops/s",
+           "psycopg ops/s", "vs orm", "vs core", "vs psycopg", "agentdb CPU µs/op",
+           "orm CPU", "core CPU", "psycopg CPU", "stalls >10ms (64 tasks)"]
+
+
+def _ratio(figures: dict[str, list[tuple[float, float]]], other: str, i: int) -> str | None:
+    """Median of per-round ratios: ops/s agentdb/other (i=0), CPU per op other/agentdb (i=1):
+    above 1 means agentdb is ahead either way."""
+    if other not in figures or not figures[other]:
+        return None
+    pairs = zip(figures["agentdb"], figures[other], strict=True)
+    values = [a[0] / b[0] if i == 0 else b[1] / a[1] for a, b in pairs]
+    return f"{statistics.median(values):.2f}x"
+
+
+def _row(dialect: str, op: str, tasks: int, names: list[str],
+         figures: dict[str, list[tuple[float, float]]], stalls: dict[str, list[float]],
+         last: bool) -> list[Any]:
+    def med(n: str, i: int) -> float | None:
+        return statistics.median(f[i] for f in figures[n]) if n in figures else None
+
+    def cpu(n: str) -> str | None:
+        value = med(n, 1)
+        return None if value is None else f"{value:.0f} ({_ratio(figures, n, 1)})"
+
+    stall = ", ".join(f"{n} {len(stalls[n])}" for n in names) if last else ""
+    return [dialect, op, tasks, *(med(n, 0) for n in ("agentdb", "orm", "core", "psycopg")),
+            *(_ratio(figures, o, 0) for o in ("orm", "core", "psycopg")),
+            med("agentdb", 1), cpu("orm"), cpu("core"), cpu("psycopg"), stall]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("urls", nargs="*")
+    parser.add_argument("--tasks", type=common.parse_int_list, default=[1, 16, 64])
+    parser.add_argument("--ops", type=int, default=320, help="operations per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=500, help="jobs in the database first")
+    parser.add_argument("--ways", type=lambda s: s.split(","), default=list(WAYS))
+    parser.add_argument("--ops-list", type=lambda s: s.split(","), default=list(OPS))
+    args = parser.parse_args(argv)
+    urls = common.usable_urls(args.urls)
+    if urls is None:
+        return 2
+    rows: list[list[Any]] = []
+    for url in urls:
+        rows += asyncio.run(bench_backend(url, args))
+    print(f"targets: >= {TARGET_ORM}x orm, >= {TARGET_CORE}x core, "
+          f">= {TARGET_PSYCOPG}x psycopg; ratios are medians of per-round ops/s ratios")
+    print(common.markdown_table(HEADERS, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -44,9 +44,10 @@ import contextvars
 import dataclasses
 import functools
 import inspect
+import itertools
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from time import monotonic
 from types import TracebackType
@@ -58,7 +59,7 @@ from .pool import Database, HealthReport, PoolStats
 from .pool.database import _Savepoint, _Unit
 from .repositories.base import Repository
 
-__all__ = ["AsyncDatabase", "AsyncRepository", "aio", "connect_async"]
+__all__ = ["AsyncDatabase", "AsyncRepository", "AsyncStream", "aio", "connect_async"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -379,12 +380,110 @@ def aio(cls: type[R]) -> type[AsyncRepository[R]]:
 
 def _awaitable(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     async def method(self: AsyncRepository[Any], /, *args: Any, **kwargs: Any) -> Any:
-        return await self.adb.run(getattr(self.sync, name), *args, **kwargs)
+        result = await self.adb.run(getattr(self.sync, name), *args, **kwargs)
+        if isinstance(result, Iterator):  # a lazy stream (stream()): pulled in threads
+            return AsyncStream(self.adb, result)
+        return result
 
     functools.update_wrapper(method, fn)
     del method.__wrapped__  # type: ignore[attr-defined]  # signature: (*args, **kwargs)
     method.__qualname__ = f"Async.{name}"
     return method
+
+
+class AsyncStream:
+    """``async for row in await repo.stream(...)``: a sync row iterator that holds a connection
+    (a stream's cursor) pulled a batch at a time in agentdb's threads. It holds an async slot
+    (or runs inside the task's unit) until it is exhausted or closed: use ``async with`` or
+    read to the end; ``aclose()`` after an early stop gives the connection back."""
+
+    def __init__(self, adb: AsyncDatabase, rows: Iterator[Any], batch: int = 256) -> None:
+        self.adb = adb
+        self.rows = rows
+        self.batch = batch
+        self.buffer: deque[Any] = deque()
+        self.unit = adb._unit.get()
+        self.lock = asyncio.Lock()
+        self.slot = False
+        self.done = False
+
+    def __aiter__(self) -> AsyncStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if not self.buffer:
+            if self.done:
+                raise StopAsyncIteration
+            try:
+                rows = await self._pull(_take, self.rows, self.batch)
+            except BaseException:
+                await self.aclose()
+                raise
+            if len(rows) < self.batch:
+                await self.aclose()  # exhausted: the generator has given its connection back
+            if not rows:
+                raise StopAsyncIteration
+            self.buffer.extend(rows)
+        return self.buffer.popleft()
+
+    async def _pull(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.unit is not None:
+            return await self.unit.call(fn, *args)
+        if not self.slot:
+            await self.adb._slots.take()
+            self.slot = True
+        await self.lock.acquire()
+        lock = self.lock
+        future = self.adb._submit(fn, *args)
+
+        def done(f: asyncio.Future[Any]) -> None:
+            lock.release()
+            if not f.cancelled():
+                f.exception()
+
+        future.add_done_callback(done)
+        return await asyncio.shield(future)
+
+    async def aclose(self) -> None:
+        """Close the cursor and give the connection back (idempotent); waits for a pull still
+        running in a thread, and a cancellation does not interrupt it."""
+        if self.done:
+            return
+        self.done = True
+        self.buffer.clear()
+        if self.unit is not None:
+            await self.unit.call(_close, self.rows)
+            return
+        task = asyncio.get_running_loop().create_task(self._finish())
+        self.adb._cleanups.add(task)
+        task.add_done_callback(self.adb._cleanups.discard)
+        await asyncio.shield(task)
+
+    async def _finish(self) -> None:
+        try:
+            async with self.lock:
+                await asyncio.get_running_loop().run_in_executor(
+                    self.adb._executor, contextvars.copy_context().run, _close, self.rows)
+        finally:
+            if self.slot:
+                self.slot = False
+                self.adb._slots.give()
+
+    async def __aenter__(self) -> AsyncStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _close(rows: Iterator[Any]) -> None:
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
+
+
+def _take(rows: Iterator[Any], n: int) -> list[Any]:
+    return list(itertools.islice(rows, n))
 
 
 async def connect_async(url: str | None = None, **options: Any) -> AsyncDatabase:

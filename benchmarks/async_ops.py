@@ -415,6 +415,18 @@ async def _stall_probe(stop: asyncio.Event, stalls: list[float]) -> None:
             stalls.append(late)
 
 
+async def _idle_stalls(seconds: float) -> int:
+    """Stalls the machine alone causes (other processes, the scheduler): the baseline the
+    64-task counts are read against."""
+    stalls: list[float] = []
+    stop = asyncio.Event()
+    probe = asyncio.create_task(_stall_probe(stop, stalls))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await probe
+    return len(stalls)
+
+
 async def measure(way: Way, ctx: Context, op: str, tasks: int, ops: int,
                   stalls: list[float] | None) -> tuple[float, float]:
     """ops/s and CPU µs/op of ``ops`` operations shared by ``tasks`` tasks."""
@@ -515,8 +527,10 @@ def main(argv: list[str] | None = None) -> int:
     if urls is None:
         return 2
     rows: list[list[Any]] = []
+    baseline = asyncio.run(_idle_stalls(3.0))
     for url in urls:
         rows += asyncio.run(bench_backend(url, args))
+    print(f"baseline: {baseline} stalls > 10 ms in 3 s of an idle event loop on this machine")
     print(f"targets: >= {TARGET_ORM}x orm, >= {TARGET_CORE}x core, "
           f">= {TARGET_PSYCOPG}x psycopg; ratios are medians of per-round ops/s ratios")
     print(common.markdown_table(HEADERS, rows))

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import pytest
+from test_stream import SERIES, assert_clean
 
 import agentdb
 from agentdb import (
@@ -229,10 +230,12 @@ def _open_transactions(db: Database) -> int:
         return int(cur.fetchone()["n"])
 
 
-async def test_cancel_1000_tasks_at_random_points(adb: AsyncDatabase) -> None:
+async def test_cancel_1000_tasks_at_random_points(dialect: str, make_db: Any) -> None:
     """1,000 units (a job and two log lines each) cancelled at random points, 100 at a time
     under load: afterwards nothing half-written, no slot or connection leaked, no connection
-    left in a transaction, and the pool still works."""
+    left in a transaction, and the pool still works. A pool of its own (8 connections, closed
+    after), so the shared servers' connection slots are not held for the rest of the run."""
+    adb = AsyncDatabase(make_db(dialect, migrated=True, pool_size=2, max_overflow=6))
     jobs = aio(JobStore)(adb)
     rng = random.Random(11)
 
@@ -267,3 +270,29 @@ async def test_cancel_1000_tasks_at_random_points(adb: AsyncDatabase) -> None:
     assert all(n == 2 for n in counts), sorted(set(counts))  # nothing half-written
     async with adb.transaction():  # the pool still hands out clean connections
         await jobs.create("echo")
+
+
+# -- streams: a connection held across pulls -----------------------------------------------------
+
+
+class Series(Repository):
+    queries = SERIES  # test_stream's generated series, no table needed
+
+
+async def test_stream(dialect: str, make_db: Any) -> None:
+    db = make_db(dialect, pool_size=1, max_overflow=0, pool_timeout=5)
+    adb = AsyncDatabase(db, owned=False)
+    series = aio(Series)(adb)
+    rows = await series.stream("series", n=1000, batch_size=100)
+    assert [r["n"] async for r in rows] == list(range(1, 1001))
+    assert adb.stats().in_use == 0
+    async with await series.stream("series", n=5000, batch_size=100) as rows:
+        async for row in rows:
+            if row["n"] == 10:
+                break  # an early stop gives the connection back clean
+    assert_clean(db)
+    async with adb.transaction():
+        rows = await series.stream("series", n=300)
+        assert len([r async for r in rows]) == 300
+        assert await series.run("one") == 1
+    assert_clean(db)

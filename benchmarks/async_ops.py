@@ -466,7 +466,7 @@ async def bench_backend(url: str, args: argparse.Namespace) -> list[list[Any]]:
                         way = WAYS[n]()
                         await way.open(ctx, size)
                         try:
-                            await measure(way, ctx, op, tasks, max(tasks, 16), None)  # warm
+                            await measure(way, ctx, op, tasks, max(4 * tasks, 64), None)  # warm
                             figures[n].append(await measure(
                                 way, ctx, op, tasks, args.ops,
                                 stalls[n] if tasks == max(args.tasks) else None))

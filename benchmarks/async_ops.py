@@ -30,7 +30,7 @@ import statistics
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter, process_time
 from typing import Any
@@ -87,13 +87,14 @@ class AgentDB(Way):
             return await jobs.create(BENCH_TOOL, PARAMS)
 
         async def lifecycle(i: int) -> Any:
+            worker = f"agentdb-{i}"
             await jobs.create(BENCH_TOOL, PARAMS, priority=LIFECYCLE_PRIORITY)
-            job = await jobs.claim_next(f"agentdb-{i}")
+            job = await jobs.claim_next(worker)
             if job is None:
                 return None
             await jobs.save_result(job.id, stdout="done", stderr="", return_code=0,
-                                   output_files=["out.txt"])
-            return await jobs.complete(job.id)
+                                   output_files=["out.txt"], worker_id=worker)
+            return await jobs.complete(job.id, worker_id=worker)
 
         return {"get": get, "create": create, "lifecycle": lifecycle}[op]
 
@@ -127,7 +128,8 @@ class Psycopg(Way):
                 await conn.execute(sql["insert_job"], {
                     "id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
                     "priority": priority, "batch_id": None, "workflow_id": None,
-                    "user_id": None, "parameters": Jsonb(PARAMS), "created_at": ctx.now()})
+                    "user_id": None, "parameters": Jsonb(PARAMS), "created_at": ctx.now(),
+                    "run_at": ctx.now(), "max_attempts": 1, "dedupe_key": None})
 
         async def get(i: int) -> Any:
             async with pool.connection() as conn:
@@ -140,18 +142,22 @@ class Psycopg(Way):
         async def lifecycle(i: int) -> Any:
             await insert(LIFECYCLE_PRIORITY)
             async with pool.connection() as conn:
-                cur = await conn.execute(sql["claim_next_job"], {
-                    "worker_id": f"psycopg-{i}", "tool_name": None, "now": ctx.now()})
+                worker = f"psycopg-{i}"
+                cur = await conn.execute(sql["claim_due_jobs"], {
+                    "worker_id": worker, "now": ctx.now(), "lease_until": ctx.now(30),
+                    "limit": 1})
                 row = await cur.fetchone()
                 if row is None:
                     return None
                 job_id = row["id"]
                 await conn.execute(sql["save_result"], {
                     "job_id": job_id, "stdout": "done", "stderr": "", "return_code": 0,
-                    "output_files": Jsonb(["out.txt"]), "now": ctx.now()})
+                    "output_files": Jsonb(["out.txt"]), "now": ctx.now(),
+                    "worker_id": worker, "anyone": False})
                 await conn.execute(sql["finish_job"], {
                     "id": job_id, "status": "completed", "now": ctx.now(),
-                    "error_message": None, "from_statuses_0": "running"})
+                    "error_message": None, "from_statuses_0": "running",
+                    "worker_id": worker, "anyone": False})
                 cur = await conn.execute(sql["get_job"], {"id": job_id})
                 return await cur.fetchone()
 
@@ -215,15 +221,16 @@ class Core(Way):
         engine, writer, text, ids = self.engine, self.writer, self.text, ctx.ids
         pg = ctx.dialect == "postgresql"
 
-        def now() -> Any:
-            return datetime.now(UTC) if pg else ctx.now()
+        def now(after: float = 0.0) -> Any:  # asyncpg binds aware datetimes, not text
+            return datetime.now(UTC) + timedelta(seconds=after) if pg else ctx.now(after)
 
         async def insert(priority: int) -> None:
             async with writer.begin() as conn:
                 await conn.execute(text["insert_job"], {
                     "id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
                     "priority": priority, "batch_id": None, "workflow_id": None,
-                    "user_id": None, "parameters": _json(ctx, PARAMS), "created_at": now()})
+                    "user_id": None, "parameters": _json(ctx, PARAMS), "created_at": now(),
+                    "run_at": now(), "max_attempts": 1, "dedupe_key": None})
 
         async def get(i: int) -> Any:
             async with engine.connect() as conn:
@@ -235,28 +242,33 @@ class Core(Way):
         async def claim(worker: str) -> str | None:
             async with writer.begin() as conn:
                 if ctx.dialect != "mysql":
-                    row = (await conn.execute(text["claim_next_job"], {
-                        "worker_id": worker, "tool_name": None, "now": now()})).first()
+                    row = (await conn.execute(text["claim_due_jobs"], {
+                        "worker_id": worker, "now": now(), "lease_until": now(30),
+                        "limit": 1})).first()
                     return None if row is None else str(row[0])
-                row = (await conn.execute(text["lock_next_job"], {"tool_name": None})).first()
+                row = (await conn.execute(text["lock_due_jobs"], {"now": now(),
+                                                                  "limit": 1})).first()
                 if row is not None:
-                    await conn.execute(text["mark_claimed"], {"id": row[0], "worker_id": worker,
-                                                              "now": now()})
+                    await conn.execute(text["mark_claimed"], {
+                        "ids_0": row[0], "worker_id": worker, "now": now(),
+                        "lease_until": now(30)})
                 return None if row is None else str(row[0])
 
         async def lifecycle(i: int) -> Any:
             await insert(LIFECYCLE_PRIORITY)
-            job_id = await claim(f"core-{i}")
+            worker = f"core-{i}"
+            job_id = await claim(worker)
             if job_id is None:
                 return None
             async with writer.begin() as conn:
                 await conn.execute(text["save_result"], {
                     "job_id": job_id, "stdout": "done", "stderr": "", "return_code": 0,
-                    "output_files": _json(ctx, ["out.txt"]), "now": now()})
+                    "output_files": _json(ctx, ["out.txt"]), "now": now(),
+                    "worker_id": worker, "anyone": False})
             async with writer.begin() as conn:
                 await conn.execute(text["finish_job"], {
                     "id": job_id, "status": "completed", "now": now(), "error_message": None,
-                    "from_statuses_0": "running"})
+                    "from_statuses_0": "running", "worker_id": worker, "anyone": False})
             async with engine.connect() as conn:
                 return (await conn.execute(text["get_job"], {"id": job_id})).first()
 

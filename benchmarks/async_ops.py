@@ -452,7 +452,9 @@ async def measure(way: Way, ctx: Context, op: str, tasks: int, ops: int,
     stop = asyncio.Event()
     probe = asyncio.create_task(_stall_probe(stop, stalls)) if stalls is not None else None
     cpu, start = process_time(), perf_counter()
-    await asyncio.gather(*(worker(w) for w in range(tasks)))
+    async with asyncio.TaskGroup() as group:  # one failure cancels the rest: no task is left
+        for w in range(tasks):               # holding a connection (or a lock) behind it
+            group.create_task(worker(w))
     wall, cpu = perf_counter() - start, process_time() - cpu
     stop.set()
     if probe is not None:

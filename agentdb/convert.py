@@ -11,6 +11,7 @@ Coming out, drivers disagree (aware vs naive vs text timestamps, JSON objects vs
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable
@@ -170,11 +171,28 @@ def utc(value: Any) -> datetime:
 
 
 def from_json(value: Any) -> Any:
-    """A JSON column as Python: text (MySQL, SQLite) is parsed; PostgreSQL's jsonb arrives
-    parsed already and is returned as is."""
+    """A JSON column as Python. Every driver hands over the text (PostgreSQL's json/jsonb too,
+    see :func:`pg_context`), so a document that is a bare string comes back as that string
+    on all three, never parsed twice."""
     if isinstance(value, str | bytes | bytearray):
         return json.loads(value)
     return value
+
+
+@functools.cache
+def pg_context() -> Any:
+    """psycopg adapters for our connections: json/jsonb load as text, like MySQL's and
+    SQLite's JSON, for :func:`from_json` (and the row converters) to parse. psycopg's own
+    loader parses jsonb, and the document ``"1"`` (a string) would then be indistinguishable
+    from the text of the document ``1``."""
+    import psycopg
+    from psycopg.adapt import AdaptersMap
+    from psycopg.types.string import TextLoader
+
+    adapters = AdaptersMap(psycopg.adapters)
+    adapters.register_loader("json", TextLoader)
+    adapters.register_loader("jsonb", TextLoader)
+    return adapters
 
 
 _TRUE = frozenset({"1", "t", "true", "y", "yes", "on"})

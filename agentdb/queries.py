@@ -24,10 +24,12 @@ match no row either, the opposite of what the caller means.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import itertools
 import re
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -922,8 +924,11 @@ class Queries:
                     break
         with db.connection(stmt.writes) as conn:
             cur = stmt.cursor(conn)
+            args: dict[str, Any] | None = params
+            if stmt.dialect == "mysql" and _text_size(sql, params) > PACKET_CHECK_FROM:
+                sql, args = check_packet(db, cur, stmt, sql, params), None  # escaped once
             try:
-                cur.execute(sql, params)
+                cur.execute(sql, args)
                 return stmt.fetch(cur, stmt, record)
             except Exception as exc:
                 error = translate(exc, stmt, conn)
@@ -979,6 +984,10 @@ class Queries:
             while chunk:
                 memo: dict[int, Any] = {}  # per chunk: the chunk keeps its values alive
                 args = [_bound(stmt, row, memo) for row in chunk]
+                if stmt.dialect == "mysql":
+                    for row_params in args:
+                        if _text_size(stmt.sql, row_params) > PACKET_CHECK_FROM:
+                            check_packet(db, cur, stmt, stmt.sql, row_params)
                 try:
                     cur.executemany(stmt.sql, args)
                 except Exception as exc:
@@ -1190,6 +1199,49 @@ _MY_DUP_KEY = re.compile(r"for key '([^']+)'")
 _MY_FK_COLUMN = re.compile(r"FOREIGN KEY \(`([^`]+)`")
 _MY_NULL_COLUMN = re.compile(r"Column '([^']+)'")
 _MY_CHECK = re.compile(r"(?:constraint|CONSTRAINT) [`']([^`']+)[`']")
+
+
+# -- MySQL's packet limit -------------------------------------------------------------------------
+
+#: Statements whose text and parameters hold fewer characters than this are never measured:
+#: even at 4 bytes a character they fit any max_allowed_packet worth running with (>= 64 KiB).
+PACKET_CHECK_FROM = 16 * 1024
+_PACKETS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def _text_size(sql: str, params: Mapping[str, Any]) -> int:
+    """Characters of SQL and text parameters: a cheap bound on a statement's size."""
+    size = len(sql)
+    for value in params.values():
+        if type(value) is str or type(value) is bytes:
+            size += len(value)
+    return size
+
+
+def check_packet(db: Any, cur: Any, stmt: Statement, sql: str, params: Mapping[str, Any]) -> str:
+    """The statement as PyMySQL will send it, refused (before sending) if it is longer than
+    the server's ``max_allowed_packet``: the server would answer error 1153 and drop the
+    connection. The size is exact (the escaped text, as UTF-8); the limit is read once per
+    pool. The ValidationError names the largest parameter."""
+    query: str = cur.mogrify(sql, params)
+    size = len(query.encode("utf-8", "surrogatepass")) + 1  # + the COM_QUERY byte
+    limit = _PACKETS.get(db)
+    if limit is None:
+        import pymysql.cursors
+
+        probe = cur.connection.cursor(pymysql.cursors.Cursor)  # plain rows; no lazy BEGIN
+        probe.execute("SELECT @@max_allowed_packet")
+        limit = int(probe.fetchone()[0])
+        probe.close()
+        with contextlib.suppress(TypeError):  # not weakly referenceable: ask again next time
+            _PACKETS[db] = limit
+    if size > limit - 1024:  # the server refuses size == limit already; keep a margin
+        sized = [(len(v), k) for k, v in params.items() if isinstance(v, str | bytes)]
+        field = max(sized)[1] if sized else "statement"
+        raise ValidationError(field, f"too large for this server: {stmt.aggregate}.{stmt.name} "
+                                     f"would be a {size}-byte statement, over its "
+                                     f"max_allowed_packet of {limit} bytes")
+    return query
 
 
 def _first_line(exc: BaseException) -> str:

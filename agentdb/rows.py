@@ -19,8 +19,8 @@ The rules, per field annotation (``X | None`` adds a None check, nothing else):
   MySQL's naive UTC gets ``tzinfo=UTC``; PostgreSQL (session in UTC) passes through. Any other
   shape falls back to :func:`agentdb.convert.to_utc`.
 - an ``Enum`` subclass: the member, by a dict lookup of its value.
-- ``dict``/``list`` annotations, or a field with ``metadata=JSON``: parsed JSON where the
-  driver gave text (MySQL, SQLite), as is where it gave objects (PostgreSQL jsonb).
+- ``dict``/``list`` annotations, or a field with ``metadata=JSON``: parsed JSON text (every
+  driver gives text: PostgreSQL's jsonb too, see :func:`agentdb.convert.pg_context`).
 - ``bool``: :func:`agentdb.convert.to_bool` (0/1 on MySQL and SQLite). ``int``/``float``:
   as is when already of that type (the usual case), else coerced (MySQL's Decimal sums).
   ``str``: as is (on MySQL, bytes from a binary collation are decoded).

@@ -32,6 +32,7 @@ from psycopg.connection import _WAIT_INTERVAL
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 
+from ..convert import pg_context
 from ..errors import DatabaseUnavailable, TransactionError
 from .base import Backend, Counts, Slots, causes, watch
 
@@ -128,6 +129,7 @@ class PostgresBackend(Backend):
             "autocommit": True,
             "row_factory": dict_row,
             "cursor_factory": PGCursor,
+            "context": pg_context(),  # json/jsonb as text: convert.from_json parses them
             "prepare_threshold": c.prepare_threshold,
         }
         if c.password:

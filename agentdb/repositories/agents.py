@@ -25,7 +25,7 @@ from .base import Repository
 
 _AGENT = 255
 _VERSION = 64
-_TEXT = 16 * 1024 * 1024
+_TEXT = v.MAX_TEXT_BYTES  # LONGTEXT; the byte rule of validate.text
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ _TITLE = 1024
 _URL = 2048
 _SOURCE = 255
 _SEVERITY = 32
-_TEXT = 16 * 1024 * 1024
+_TEXT = v.MAX_TEXT_BYTES  # LONGTEXT; the byte rule of validate.text
 
 
 _at = utc

@@ -25,7 +25,7 @@ from ..records import Record
 from .base import Repository
 
 _NAME = 255
-_TEXT = 16 * 1024 * 1024
+_TEXT = v.MAX_TEXT_BYTES  # LONGTEXT; the byte rule of validate.text
 
 
 ExecutionStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]

@@ -28,8 +28,8 @@ from ..rows import JSON
 from .base import Repository
 
 MAX_NAME = 255  # tool_name, worker_id: VARCHAR(255)
-MAX_TEXT = 4 * 1024 * 1024  # characters of stdout/stderr/messages (<= 16 MiB of UTF-8)
-INT32 = 2**31 - 1  # priority and return_code are INTEGER columns
+MAX_TEXT = v.MAX_TEXT_BYTES  # stdout/stderr/messages: LONGTEXT, at most 4 MiB of UTF-8
+INT32 = v.INT32  # priority and return_code are INTEGER columns
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SORT_COLUMNS = ("created_at", "updated_at", "priority", "status", "tool_name")
 SORT_ORDERS = ("asc", "desc")
@@ -559,7 +559,7 @@ class JobStore(Repository):
         """Delete jobs that finished more than ``days`` days ago, with their results and logs.
         Each chunk of ``chunk_size`` jobs is one short DELETE (its own transaction), so no lock
         is held for long. Returns how many jobs were deleted."""
-        days = v.integer("days", days, minimum=0)
+        days = v.days("days", days)
         chunk_size = v.integer("chunk_size", chunk_size, minimum=1, maximum=100_000)
         cutoff = v.utcnow() - timedelta(days=days)
         total = 0
@@ -583,10 +583,10 @@ class JobStore(Repository):
         if return_code is not None:
             return_code = v.integer("return_code", return_code, minimum=-INT32 - 1,
                                     maximum=INT32)
-        output_files = v.json_value("output_files", output_files)
+        files = v.json_encoded("output_files", output_files)  # any JSON, a bare string too
         now = v.utcnow()
         saved = self.run("save_result", job_id=job_id, stdout=stdout, stderr=stderr,
-                         return_code=return_code, output_files=output_files, now=now,
+                         return_code=return_code, output_files=files, now=now,
                          **_holder(worker_id))
         # 0 rows: no such job, or not the holder. (Confirmed with a read, in case a MySQL
         # connection without CLIENT_FOUND_ROWS reports 0 for a rewrite that changed nothing.)

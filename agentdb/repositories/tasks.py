@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .. import validate as v
-from ..convert import from_json, to_utc, utc
+from ..convert import JsonText, from_json, to_utc, utc
 from ..errors import AgentDBError, ConflictError, NotFound, ValidationError
 from ..queries import load
 from ..records import Record
@@ -33,7 +33,7 @@ _NAME = 255
 _UNIT = 32
 _PATH = 1024
 _HASH = 128
-_TEXT = 16 * 1024 * 1024
+_TEXT = v.MAX_TEXT_BYTES  # LONGTEXT; the byte rule of validate.text
 _DATA = 8 * 1024 * 1024  # bytes of an artifact's data (under MariaDB's 16 MiB packet limit)
 _KEEP: Any = object()  # update_task: "leave this column as it is"
 
@@ -354,7 +354,7 @@ class TaskRepository(Repository):
         most that many runs: the next start raises ConflictError (checked under the task's
         row lock, so concurrent starts cannot overshoot)."""
         task_id = _id("task_id", task_id)
-        plan = v.json_value("plan", plan)
+        plan_json = v.json_encoded("plan", plan)  # any JSON, a bare string too
         now = v.utcnow()
         run_id = v.new_id()
         with self.db.transaction():
@@ -365,16 +365,16 @@ class TaskRepository(Repository):
             if budget["max_rounds"] is not None and number > int(budget["max_rounds"]):
                 raise ConflictError(f"task {task_id} has run all its max_rounds="
                                     f"{budget['max_rounds']} rounds; raise max_rounds to go on")
-            self.run("insert_run", id=run_id, task_id=task_id, run_number=number, plan=plan,
-                     started_at=now)
+            self.run("insert_run", id=run_id, task_id=task_id, run_number=number,
+                     plan=plan_json, started_at=now)
         return TaskRun(id=run_id, task_id=task_id, run_number=number, status=RunStatus.RUNNING,
                        plan=plan, results=None, error_message=None, error_details=None,
                        started_at=now, completed_at=None, duration=None)
 
     def complete_run(self, run_id: str, results: Any = None) -> TaskRun:
         """Finish a run successfully: sets completed_at and duration, bumps successful_runs."""
-        return self._finish(run_id, RunStatus.COMPLETED,
-                            results=v.json_value("results", results))
+        return self._finish(run_id, RunStatus.COMPLETED, results=results,
+                            results_json=v.json_encoded("results", results))
 
     def fail_run(self, run_id: str, error_message: str, error_details: Any = None) -> TaskRun:
         """Finish a run with an error: sets completed_at and duration, bumps failed_runs."""
@@ -382,7 +382,8 @@ class TaskRepository(Repository):
             run_id,
             RunStatus.FAILED,
             error_message=_required("error_message", error_message, _TEXT),
-            error_details=v.json_value("error_details", error_details),
+            error_details=error_details,
+            details_json=v.json_encoded("error_details", error_details),
         )
 
     def cancel_run(self, run_id: str) -> TaskRun:
@@ -397,7 +398,7 @@ class TaskRepository(Repository):
 
     def get_run_by_number(self, task_id: str, run_number: int) -> TaskRun:
         task_id = _id("task_id", task_id)
-        number = v.integer("run_number", run_number, minimum=1)
+        number = v.integer("run_number", run_number, minimum=1, maximum=v.INT32)
         row = self.run("get_run_by_number", task_id=task_id, run_number=number)
         if row is None:
             raise NotFound("task run", f"{task_id}#{number}")
@@ -603,8 +604,10 @@ class TaskRepository(Repository):
         status: RunStatus,
         *,
         results: Any = None,
+        results_json: JsonText | None = None,  # results, checked and encoded
         error_message: str | None = None,
         error_details: Any = None,
+        details_json: JsonText | None = None,  # error_details, checked and encoded
     ) -> TaskRun:
         run_id = _id("run_id", run_id)
         with self.db.transaction():
@@ -618,8 +621,8 @@ class TaskRepository(Repository):
             duration = (now - run.started_at).total_seconds() if run.started_at else None
             if duration is not None:
                 duration = max(duration, 0.0)  # a clock step back never makes it negative
-            if not self.run("finish_run", id=run_id, status=status, results=results,
-                            error_message=error_message, error_details=error_details,
+            if not self.run("finish_run", id=run_id, status=status, results=results_json,
+                            error_message=error_message, error_details=details_json,
                             completed_at=now, duration=duration):
                 raise ConflictError(f"task run {run_id!r} was finished concurrently")
             if status is not RunStatus.CANCELLED:
@@ -655,7 +658,7 @@ _id = v.required_id
 
 def _opt_int(field: str, value: Any, minimum: int) -> int | None:
     return None if value is None else v.integer(field, value, minimum=minimum,
-                                                maximum=2_147_483_647)
+                                                maximum=v.INT32)
 
 
 def _float(value: Any) -> float | None:

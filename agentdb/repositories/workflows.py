@@ -143,7 +143,7 @@ def _definition(field: str, value: Any, *, required: bool) -> Any:
 
 
 def _version_number(value: Any) -> int:
-    return v.integer("version_number", value, minimum=1)
+    return v.integer("version_number", value, minimum=1, maximum=v.INT32)
 
 
 def _allows(row: dict[str, Any], user_id: str, need: Permission) -> bool:

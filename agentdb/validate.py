@@ -38,7 +38,7 @@ def utcnow() -> datetime:
 
 #: The limits every backend accepts, so one rule holds on all three (README "Input rules").
 MAX_TEXT_BYTES = 4 * 1024 * 1024  # a text value, as UTF-8 (and so at most this many characters)
-MAX_JSON_BYTES = 4 * 1024 * 1024  # a JSON document, encoded
+MAX_JSON_BYTES = 8 * 1024 * 1024  # a JSON document, encoded (it may hold a whole text value)
 MAX_JSON_DEPTH = 20  # nested arrays/objects; MariaDB refuses a document nested 32 deep
 MAX_JSON_FLOAT = 1e16  # |float| in JSON below this: PostgreSQL's jsonb prints larger as integers
 INT32 = 2**31 - 1  # INTEGER columns

@@ -16,6 +16,7 @@ from .errors import (
     PermissionDenied,
     PoolTimeout,
     QueryError,
+    ReplicaUnavailable,
     TransactionError,
     ValidationError,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "Queries",
     "QueryError",
     "Record",
+    "ReplicaUnavailable",
     "Repository",
     "RunStatus",
     "RunStatusName",

@@ -61,6 +61,11 @@ class Config:
     prepare_threshold: int | None = 5  # psycopg automatic prepared statements; None = off
     pooling: bool = True  # False: keep no connection open between uses (SQLAlchemy's NullPool)
     driver_args: Mapping[str, Any] = field(default_factory=dict)  # other URL query keys
+    # Scaling out (see agentdb/pool/replicas.py): read replicas, PgBouncer, a direct URL
+    replicas: tuple[Config, ...] = ()  # read-only copies; each gets its own pool
+    max_replica_lag: float | None = 5.0  # seconds; a replica further behind is skipped
+    pgbouncer: bool | None = None  # PostgreSQL behind PgBouncer (transaction mode); None = detect
+    direct: Config | None = field(default=None, repr=False)  # for migrations, LISTEN
 
     @property
     def memory(self) -> bool:
@@ -120,19 +125,27 @@ _POOL_OPTIONS: dict[str, type] = {
     "tls": str,
     "prepare_threshold": int,
     "pooling": bool,
+    "max_replica_lag": float,
+    "pgbouncer": bool,
 }
 _ENV_OPTIONS = {
     "DB_POOL_SIZE": "pool_size",
     "DB_MAX_OVERFLOW": "max_overflow",
     "DB_POOL_TIMEOUT": "pool_timeout",
     "DB_POOL_RECYCLE": "pool_recycle",
+    "DATABASE_REPLICA_URLS": "replicas",
+    "DATABASE_DIRECT_URL": "direct_url",
+    "DB_PGBOUNCER": "pgbouncer",
+    "DB_MAX_REPLICA_LAG": "max_replica_lag",
 }
+_NONE_OK = ("pool_recycle", "prepare_threshold", "statement_timeout", "max_replica_lag",
+            "pgbouncer")
 
 
 def _coerce(name: str, value: Any) -> Any:
     """Convert and range-check one pool option; raise ConfigError naming it."""
     kind = _POOL_OPTIONS[name]
-    if value is None and name in ("pool_recycle", "prepare_threshold", "statement_timeout"):
+    if value is None and name in _NONE_OK:
         return None
     try:
         if kind is bool:
@@ -167,10 +180,11 @@ def _coerce(name: str, value: Any) -> Any:
         return number
     if name in ("pool_recycle", "statement_timeout") and number <= 0:
         return None  # like SQLAlchemy's pool_recycle=-1: never replace by age
-    if name == "prepare_threshold" and number < 0:
-        return None
+    if name in ("prepare_threshold", "max_replica_lag") and number < 0:
+        return None  # no limit
     minimum = 1 if name == "pool_size" else 0
-    if number < minimum or (kind is float and number == 0 and name != "ping_interval"):
+    if number < minimum or (kind is float and number == 0
+                            and name not in ("ping_interval", "max_replica_lag")):
         raise ConfigError(f"option {name}={value!r} is out of range (must be > {minimum - 1})")
     return number
 
@@ -321,7 +335,12 @@ def _ssl_option(dialect: Dialect, value: str) -> dict[str, str]:
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     if env.get("DATABASE_URL"):
-        return parse_url(env["DATABASE_URL"])
+        parsed = parse_url(env["DATABASE_URL"])
+        for key in ("DATABASE_REPLICA_URLS", "DATABASE_DIRECT_URL", "DB_PGBOUNCER",
+                    "DB_MAX_REPLICA_LAG"):
+            if env.get(key):
+                parsed[_ENV_OPTIONS[key]] = env[key]
+        return parsed
     dialect = env.get("DB_DIALECT", "sqlite").lower()
     out: dict[str, Any] = {"dialect": dialect}
     for key, name in (
@@ -368,6 +387,8 @@ def parse_config(
     fields = {f.name for f in dataclasses.fields(Config)} - {"dialect", "driver_args"}
     values: dict[str, Any] = {}
     driver_args: dict[str, Any] = dict(raw.pop("driver_args", None) or {})
+    replicas = raw.pop("replicas", None)
+    direct = raw.pop("direct_url", None) or raw.pop("direct", None)
     for key, value in raw.items():
         if key in _POOL_OPTIONS:
             values[key] = _coerce(key, value)
@@ -395,4 +416,59 @@ def parse_config(
                 raise ConfigError(f"option port={values['port']!r} is not a valid int") from None
         else:
             values["port"] = _DEFAULT_PORTS[resolved]
-    return Config(dialect=resolved, driver_args=driver_args, **values)
+    config = Config(dialect=resolved, driver_args=driver_args, **values)
+    if replicas or direct:
+        if resolved == "sqlite":
+            raise ConfigError("replicas= and direct_url= need a server database, not sqlite")
+        config = dataclasses.replace(
+            config,
+            replicas=tuple(_node(config, spec, "replicas") for spec in _split(replicas)),
+            direct=_node(config, direct, "direct_url") if direct else None,
+        )
+    if config.pgbouncer and config.dialect != "postgresql":
+        raise ConfigError("option pgbouncer=true is for postgresql only")
+    return config
+
+
+def _split(specs: Any) -> list[Any]:
+    """``replicas`` as a list, or as one comma-separated string (URL query, environment)."""
+    if specs is None:
+        return []
+    if isinstance(specs, str):
+        return [part.strip() for part in specs.split(",") if part.strip()]
+    if isinstance(specs, Config):
+        return [specs]
+    try:
+        return list(specs)
+    except TypeError:
+        raise ConfigError(f"option replicas={specs!r} must be a list of URLs") from None
+
+
+def _node(primary: Config, spec: Any, option: str) -> Config:
+    """Another server of the same database: a full URL (``postgresql://...``), or just
+    ``host:port`` that keeps the primary's user, password, database and options. Pool options
+    are the primary's unless the URL sets its own; a node has no replicas of its own."""
+    if isinstance(spec, Config):
+        node = spec
+    elif not isinstance(spec, str) or not spec:
+        raise ConfigError(f"option {option}={spec!r} must be a URL or host:port")
+    elif "://" not in spec:
+        host, colon, port = spec.rpartition(":")
+        if not colon or not host:
+            host, port = spec, ""
+        try:
+            number = int(port) if port else primary.port
+        except ValueError:
+            raise ConfigError(f"option {option}={spec!r}: port {port!r} is not a number") from None
+        node = dataclasses.replace(primary, host=host.strip("[]"), port=number)
+    else:
+        raw = parse_url(spec)
+        inherited = {name: getattr(primary, name) for name in _POOL_OPTIONS}
+        inherited["driver_args"] = dict(primary.driver_args)
+        node = parse_config(None, **{**inherited, **raw})
+    if node.dialect != primary.dialect:
+        raise ConfigError(f"option {option}: a {node.dialect} server cannot serve a "
+                          f"{primary.dialect} database")
+    # The direct URL exists to bypass PgBouncer; a replica may have its own, so it detects.
+    pgbouncer = False if option == "direct_url" else node.pgbouncer
+    return dataclasses.replace(node, replicas=(), direct=None, pgbouncer=pgbouncer)

@@ -26,6 +26,11 @@ class CommitUnknown(DatabaseUnavailable):
     key, unique constraint, or a read) before doing it again."""
 
 
+class ReplicaUnavailable(DatabaseUnavailable):
+    """A read replica failed mid-read. It is skipped from now on; the read wrote nothing, so
+    running it again is safe (repository reads do so, on another replica or the primary)."""
+
+
 class PoolTimeout(AgentDBError):
     """No connection became free within ``pool_timeout``."""
 
@@ -101,6 +106,7 @@ __all__ = [
     "PermissionDenied",
     "PoolTimeout",
     "QueryError",
+    "ReplicaUnavailable",
     "TransactionError",
     "ValidationError",
 ]

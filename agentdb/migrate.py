@@ -34,7 +34,8 @@ import yoyo
 import agentdb
 
 from .config import Config
-from .errors import AgentDBError, MigrationError, ValidationError
+from .errors import AgentDBError, ConfigError, MigrationError, ValidationError
+from .pool.replicas import direct_config
 
 if TYPE_CHECKING:
     from .pool import Database
@@ -304,10 +305,16 @@ def _alive(pid: int) -> bool:
 
 
 def _config(db: Database | Config) -> Config:
+    """Where yoyo connects: the database, or its ``direct_url=`` when there is one; refused
+    through PgBouncer (yoyo's lock and a migration's DDL need one server session)."""
     config = db if isinstance(db, Config) else getattr(db, "config", None)
     if not isinstance(config, Config):
         raise TypeError(f"expected an agentdb Database or Config, got {type(db).__name__}")
-    return config
+    pgbouncer = bool(config.pgbouncer or getattr(db, "pgbouncer", False))
+    try:
+        return direct_config(config, pgbouncer, "migrations")
+    except ConfigError as exc:
+        raise MigrationError(str(exc)) from None
 
 
 def _pg_args(config: Config) -> dict[str, str]:

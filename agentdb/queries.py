@@ -42,6 +42,7 @@ from .errors import (
     ConflictError,
     DatabaseUnavailable,
     QueryError,
+    ReplicaUnavailable,
     ValidationError,
 )
 from .rows import Converter, converter
@@ -922,19 +923,23 @@ class Queries:
                 if type(value) not in PLAIN:
                     sql = stmt.bind(params)
                     break
-        with db.connection(stmt.writes) as conn:
-            cur = stmt.cursor(conn)
-            args: dict[str, Any] | None = params
-            if stmt.dialect == "mysql" and _text_size(sql, params) > PACKET_CHECK_FROM:
-                sql, args = check_packet(db, cur, stmt, sql, params), None  # escaped once
+        while True:  # again only after a replica failed a read: it is skipped from then on
             try:
-                cur.execute(sql, args)
-                return stmt.fetch(cur, stmt, record)
-            except Exception as exc:
-                error = translate(exc, stmt, conn)
-                if error is None:
-                    raise
-                raise error from exc
+                with db.connection(stmt.writes) as conn:
+                    cur = stmt.cursor(conn)
+                    args: dict[str, Any] | None = params
+                    if stmt.dialect == "mysql" and _text_size(sql, params) > PACKET_CHECK_FROM:
+                        sql, args = check_packet(db, cur, stmt, sql, params), None  # escaped once
+                    try:
+                        cur.execute(sql, args)
+                        return stmt.fetch(cur, stmt, record)
+                    except Exception as exc:
+                        error = translate(exc, stmt, conn)
+                        if error is None:
+                            raise
+                        raise error from exc
+            except ReplicaUnavailable:
+                continue  # the statement does not write: safe to run on another server
 
     def stream(self, db: DatabaseLike, name: str, /, *, batch_size: int = STREAM_BATCH,
                **params: Any) -> RowStream:

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import asdict, dataclass
 from time import monotonic
-from typing import Any, ClassVar, Literal, TypedDict
+from typing import Any, ClassVar, Literal, NotRequired, TypedDict
 
 from ..config import Config
 from ..errors import DatabaseUnavailable, PoolTimeout
@@ -47,6 +47,7 @@ class HealthReport(TypedDict):
     status: Literal["healthy", "unhealthy"]
     latency_ms: float
     error: str | None
+    replicas: NotRequired[list[dict[str, Any]]]  # with replicas: each one's status, lag, error
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,9 @@ class PoolStats:
     errors: int  # failed connection attempts so far
     wait_ms_p50: float  # median wait for a connection (recent checkouts)
     wait_ms_p95: float
+    replica: str | None = None  # host:port of a read replica's pool; None for the primary
+    replicas: tuple[PoolStats, ...] = ()  # the primary's: one per replica pool open now
+    routing: dict[str, int] | None = None  # the primary's, with replicas: where reads went
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,11 +19,12 @@ import uuid
 import weakref
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from threading import Lock
 from time import monotonic, perf_counter
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..config import Config, parse_config
 from ..errors import (
@@ -34,6 +35,7 @@ from ..errors import (
     TransactionError,
 )
 from .base import Backend, HealthReport, PoolStats
+from .replicas import Router, direct_config
 
 T = TypeVar("T")
 
@@ -79,6 +81,7 @@ class Database:
         # no busy wait): in memory, reads queue on the writer lock too.
         self._lock_reads = config.memory
         self._closed = False
+        self._replicas: Router | None = Router(self) if config.replicas else None
         _LIVE.add(self)
 
     # -- units of work -------------------------------------------------------------------------
@@ -145,6 +148,9 @@ class Database:
         unit = self._unit.get()
         if write and unit is not None and unit.readonly:
             raise TransactionError("cannot write inside a read-only unit of work")
+        if unit is None and self._replicas is not None:  # reads to a replica, writes tracked
+            stand_in = self._replicas.lone_writer if write else self._replicas.route()
+            return _Borrow(cast(Database, stand_in), None)
         if unit is None and self._write_lock is not None and (write or self._lock_reads):
             # One SQLite statement in autocommit takes its write lock before it reads, and the
             # busy handler retries it whole: as safe as BEGIN IMMEDIATE, without two statements.
@@ -176,8 +182,13 @@ class Database:
         return conn
 
     def stats(self) -> PoolStats:
+        """This pool's figures; with replicas, also each replica pool's (``replicas``, each
+        labelled ``replica="host:port"``) and where reads went (``routing``)."""
         c = self.backend.counts()
         waits = sorted(self._waits)
+        extra: dict[str, Any] = {}
+        if self._replicas is not None:
+            extra = {"replicas": self._replicas.stats(), "routing": self._replicas.counters()}
         return PoolStats(
             dialect=self.dialect,
             pool_size=self.config.pool_size,
@@ -191,13 +202,15 @@ class Database:
             errors=c.errors,
             wait_ms_p50=_percentile(waits, 0.50) * 1000,
             wait_ms_p95=_percentile(waits, 0.95) * 1000,
+            **extra,
         )
 
     def health(self) -> HealthReport:
         """``{"status": "healthy"|"unhealthy", "latency_ms": ..., "error": ...}`` from one
         ``SELECT 1``; never raises, never shows the password, and answers within
         ``connect_timeout`` (plus a little) even when the server is down, frozen or every
-        connection is busy."""
+        connection is busy. With replicas, ``"replicas"`` lists each one's status (healthy /
+        lagging / down), lag and error."""
         start = perf_counter()
         error: str | None = None
         try:
@@ -212,11 +225,39 @@ class Database:
             error = str(exc) or type(exc).__name__
             if self.config.password:
                 error = error.replace(self.config.password, "***")
-        return {
+        report: HealthReport = {
             "status": "unhealthy" if error else "healthy",
             "latency_ms": round((perf_counter() - start) * 1000, 3),
             "error": error,
         }
+        if self._replicas is not None:
+            report["replicas"] = self._replicas.health()
+        return report
+
+    # -- scaling out (pool/replicas.py) --------------------------------------------------------
+
+    def read_token(self) -> str | None:
+        """This context's read-your-writes position (None: it wrote nothing yet), to carry
+        into another context, e.g. the client's next HTTP request; see :meth:`reading_after`."""
+        return self._replicas.token() if self._replicas is not None else None
+
+    def reading_after(self, token: str | None) -> AbstractContextManager[None]:
+        """Within the block, reads see at least what the token's writes left (a replica that
+        has not replayed that far is passed over for the primary)."""
+        if self._replicas is None:
+            return nullcontext()
+        return self._replicas.reading_after(token)
+
+    @property
+    def pgbouncer(self) -> bool:
+        """Whether this pool reaches PostgreSQL through PgBouncer (configured or detected)."""
+        return bool(self.config.pgbouncer or getattr(self._backend, "pgbouncer", False))
+
+    def direct_config(self, purpose: str = "this") -> Config:
+        """Where session-level work (migrations, LISTEN, session advisory locks) connects:
+        ``direct_url=`` if given, else this database unless it sits behind PgBouncer, where
+        it raises ConfigError naming ``purpose``."""
+        return direct_config(self.config, self.pgbouncer, purpose)
 
     def _probe(self) -> None:
         """``SELECT 1`` on a pooled connection, every wait bounded by ``connect_timeout``."""
@@ -257,6 +298,8 @@ class Database:
     def close(self) -> None:
         """Close every pooled connection; the Database cannot be used afterwards."""
         self._closed = True
+        if self._replicas is not None:
+            self._replicas.close()
         backend, self._backend = self._backend, None
         if backend is not None:
             backend.close()

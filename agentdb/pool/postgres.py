@@ -71,6 +71,9 @@ class PGCursor(psycopg.Cursor[DictRow]):
         return super().copy(statement, params, **kwargs)
 
 
+_REFUSED_OPTIONS = "unsupported startup parameter: options"  # PgBouncer's words
+
+
 class NoReply(psycopg.OperationalError):
     """The server did not answer within the deadline (frozen, or partitioned away)."""
 
@@ -91,7 +94,16 @@ class PGConnection(psycopg.Connection[DictRow]):
         """psycopg_pool opens connections here: remember how the last attempt went."""
         backend = cls.backend() if cls.backend is not None else None
         try:
-            conn: PGConnection = super().connect(conninfo, **kwargs)
+            try:
+                conn: PGConnection = super().connect(conninfo, **kwargs)
+            except psycopg.OperationalError as exc:
+                if not (backend is not None and backend.detect_pgbouncer
+                        and not backend.pgbouncer and _REFUSED_OPTIONS in str(exc)):
+                    raise
+                backend.use_pgbouncer()  # PgBouncer in front: connect again as it needs
+                kwargs = {k: v for k, v in kwargs.items() if k != "options"}
+                kwargs["prepare_threshold"] = None
+                conn = super().connect(conninfo, **kwargs)
         except psycopg.Error as exc:
             if backend is not None:
                 backend.failed(exc)
@@ -136,14 +148,10 @@ class PostgresBackend(Backend):
             kwargs["password"] = c.password
         if c.tls_enabled != "prefer":
             kwargs["sslmode"] = c.tls_enabled
-        # Timestamps come back in UTC (as datetime.timezone.utc, which records pass through
-        # untouched) whatever the server's default zone; a user's own `options` are kept.
-        options = str(c.driver_args.get("options", ""))
         kwargs.update(c.driver_args)
-        if "timezone" not in options.lower():
-            kwargs["options"] = f"{options} -c TimeZone=UTC".strip()
-        keep = {"prepare_threshold"}  # None means "never prepare" there, not "unset"
-        self._kwargs = {k: v for k, v in kwargs.items() if v is not None or k in keep}
+        self.pgbouncer = bool(c.pgbouncer)
+        self.detect_pgbouncer = c.pgbouncer is None
+        self._kwargs = self._connect_args(kwargs)
         self._recycle = c.pool_recycle
         self._slots = Slots(c)
         self.down: DatabaseUnavailable | None = None  # why the last connection attempt failed
@@ -174,6 +182,33 @@ class PostgresBackend(Backend):
         self.down = self.unavailable(exc)
         self.failed_at = monotonic()
         self.errors += 1
+
+    def _connect_args(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The driver's keywords, for a direct server or (``self.pgbouncer``) for PgBouncer in
+        transaction mode, where each transaction may run on another server connection: no
+        automatic prepared statements (one prepared on one server connection is missing on the
+        next: PgBouncer 1.18, Debian 12's, does not track them), and no `options` startup
+        parameter, which PgBouncer refuses. Timestamps still come back
+        in UTC: records convert whatever zone the server session uses (``convert.to_utc``)."""
+        kwargs = dict(kwargs)
+        options = str(kwargs.get("options", ""))
+        if self.pgbouncer:
+            kwargs["prepare_threshold"] = None
+        elif "timezone" not in options.lower():
+            # Timestamps come back in UTC (as datetime.timezone.utc, which records pass
+            # through untouched) whatever the server's zone; a user's own `options` are kept.
+            kwargs["options"] = f"{options} -c TimeZone=UTC".strip()
+        keep = {"prepare_threshold"}  # None means "never prepare" there, not "unset"
+        return {k: v for k, v in kwargs.items() if v is not None or k in keep}
+
+    def use_pgbouncer(self) -> None:
+        """Detected: PgBouncer refused the `options` startup parameter. From now on every
+        connection is opened for it (psycopg_pool reads this same dict on each attempt)."""
+        if not self.pgbouncer:
+            self.pgbouncer = True
+            fitted = self._connect_args(self._kwargs)
+            self._kwargs.clear()
+            self._kwargs.update(fitted)
 
     def _configure(self, conn: PGConnection) -> None:
         conn.born = conn.last_used = monotonic()

@@ -12,6 +12,12 @@ system user (``postgres`` / ``mysql``), as it must. The API::
     server.kill_backends()                # pg_terminate_backend / KILL every client session
     server.remove()                       # stop and delete the directory
 
+Topologies for replica and PgBouncer tests (built on the same classes)::
+
+    replica = PostgresReplica.of(primary)  # pg_basebackup -R -X stream; replica.pause_replay()
+    primary = MariaDBServer.create(primary=True); replica = MariaDBReplica.of(primary)
+    bouncer = PgBouncer.create(primary)    # pool_mode=transaction, otherwise PgBouncer's defaults
+
 Why not the shared servers: a fault test stops, freezes and kills its server, which would break
 every other test (and helper) using it.
 """
@@ -98,13 +104,16 @@ class ThrowawayServer:
         raise NotImplementedError
 
     @classmethod
-    def create(cls) -> ThrowawayServer:
-        """Make the data directory, start the server, create the test database."""
+    def create(cls, **settings: Any) -> Any:
+        """Make the data directory, start the server, create the test database. ``settings``
+        are set on the server first (``binlog=True``, ``upstream=primary``...)."""
         as_root = os.geteuid() == 0
         directory = Path(tempfile.mkdtemp(prefix=f"agentdb-{cls.dialect}-"))
         if as_root:
             shutil.chown(directory, cls.system_user, cls.system_user)
         server = cls(directory, free_port())
+        for name, value in settings.items():
+            setattr(server, name, value)
         _LIVE.append(server)
         try:
             server._init()
@@ -214,6 +223,7 @@ class PostgresServer(ThrowawayServer):
 
     dialect = "postgresql"
     system_user = "postgres"
+    extra_conf = ""  # more postgresql.conf lines (subclasses, topologies)
 
     @staticmethod
     def bindir() -> Path | None:
@@ -248,7 +258,7 @@ class PostgresServer(ThrowawayServer):
                 f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{self.dir}'\nfsync = off\n"
                 "full_page_writes = off\nshared_buffers = 32MB\n"
-                "max_connections = 60\nlogging_collector = off\n"
+                "max_connections = 60\nlogging_collector = off\n" + self.extra_conf
             )
 
     def start(self, timeout: float = 60) -> None:
@@ -294,6 +304,9 @@ class MariaDBServer(ThrowawayServer):
     dialect = "mysql"
     system_user = "mysql"
 
+    server_id = 1
+    binlog = False  # a replication primary writes a binary log (GTIDs)
+
     def __init__(self, directory: Path, port: int) -> None:
         super().__init__(directory, port)
         self.process: subprocess.Popen[bytes] | None = None
@@ -333,8 +346,12 @@ class MariaDBServer(ThrowawayServer):
             f"--pid-file={self.dir}/my.pid", f"--log-error={self.dir}/err.log",
             "--skip-name-resolve", "--innodb-buffer-pool-size=128M",
             "--innodb-log-file-size=48M", "--innodb-flush-log-at-trx-commit=2",
-            "--skip-log-bin", "--max-connections=100", "--performance-schema=OFF",
+            "--max-connections=100", "--performance-schema=OFF", f"--server-id={self.server_id}",
         ]
+        if self.binlog:
+            args += [f"--log-bin={self.dir}/binlog", "--binlog-format=ROW"]
+        else:
+            args.append("--skip-log-bin")
         if os.geteuid() == 0:
             args.append(f"--user={self.system_user}")
         self.process = subprocess.Popen(
@@ -407,6 +424,179 @@ class MariaDBServer(ThrowawayServer):
         finally:
             conn.close()
         return killed
+
+
+# -- topologies: streaming replicas and PgBouncer ------------------------------------------------
+
+
+class PostgresPrimary(PostgresServer):
+    """A primary to replicate from: commits wait for their WAL (as in production), and a
+    session time zone other than UTC, so tests see that agentdb does not depend on it."""
+
+    extra_conf = "synchronous_commit = on\ntimezone = 'America/New_York'\nwal_level = replica\n"
+
+
+class PostgresReplica(PostgresServer):
+    """A hot standby of ``upstream``: ``pg_basebackup -R -X stream``, started on its own port."""
+
+    upstream: PostgresServer
+
+    def _init(self) -> None:
+        self._run(self._tool("pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.upstream.port),
+                  "-U", "postgres", "-D", str(self.data), "-R", "-X", "stream", "-c", "fast",
+                  "--no-sync")
+        with open(self.data / "postgresql.conf", "a") as conf:  # later lines win
+            conf.write(f"port = {self.port}\nunix_socket_directories = '{self.dir}'\n"
+                       "hot_standby = on\n")
+
+    def _create_database(self) -> None:
+        self.wait_caught_up()  # the database comes from the primary
+
+    def pause_replay(self) -> None:
+        """Force lag: WAL still arrives, nothing of it is applied."""
+        with self.admin() as conn:
+            conn.execute("SELECT pg_wal_replay_pause()")
+
+    def resume_replay(self) -> None:
+        with self.admin() as conn:
+            conn.execute("SELECT pg_wal_replay_resume()")
+
+    def wait_caught_up(self, timeout: float = 30) -> None:
+        with self.upstream.admin() as up:
+            target = up.execute("SELECT pg_current_wal_lsn()").fetchone()[0]  # type: ignore[index]
+        deadline = time.monotonic() + timeout
+        with self.admin() as conn:
+            while not conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
+                                   (target,)).fetchone()[0]:  # type: ignore[index]
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"replica {self.port} did not reach {target}")
+                time.sleep(0.05)
+
+
+class MariaDBReplica(MariaDBServer):
+    """A GTID replica of ``upstream`` (started with ``binlog=True``), from its first event."""
+
+    upstream: MariaDBServer
+    server_id = 2
+
+    def _create_database(self) -> None:
+        conn = self.admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%s, "
+                    "MASTER_USER='root', MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, "
+                    "MASTER_CONNECT_RETRY=1", (self.upstream.port,))
+                cur.execute("START SLAVE")
+        finally:
+            conn.close()
+        self.wait_caught_up()
+
+    def stop_sql_thread(self) -> None:
+        """Force lag: events still arrive, none is applied."""
+        self._execute("STOP SLAVE SQL_THREAD")
+
+    def start_sql_thread(self) -> None:
+        self._execute("START SLAVE SQL_THREAD")
+
+    def _execute(self, sql: str) -> None:
+        conn = self.admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+    def wait_caught_up(self, timeout: float = 30) -> None:
+        up = self.upstream.admin()
+        try:
+            with up.cursor() as cur:
+                cur.execute("SELECT @@gtid_binlog_pos")
+                target = cur.fetchone()[0]
+        finally:
+            up.close()
+        conn = self.admin(timeout=timeout + 5)
+        try:
+            with conn.cursor() as cur:
+                conn.read_timeout = timeout + 5
+                cur.execute("SELECT MASTER_GTID_WAIT(%s, %s)", (target, timeout))
+                if cur.fetchone()[0] != 0:
+                    cur.execute("SHOW SLAVE STATUS")
+                    raise RuntimeError(f"replica {self.port} did not reach {target}: "
+                                       f"{cur.fetchone()}")
+        finally:
+            conn.close()
+
+
+class PgBouncer(ThrowawayServer):
+    """PgBouncer (Debian's, 1.18) in front of ``upstream`` with ``pool_mode = transaction``
+    and otherwise its defaults: ``ignore_startup_parameters`` is only ``extra_float_digits``,
+    so a client that sends ``options`` is refused, as in production."""
+
+    dialect = "pgbouncer"
+    system_user = "postgres"
+    upstream: PostgresServer
+
+    def __init__(self, directory: Path, port: int) -> None:
+        super().__init__(directory, port)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def available(cls) -> str | None:
+        if shutil.which("pgbouncer"):
+            return None
+        return "pgbouncer not installed (apt-get install -y pgbouncer)"
+
+    def _init(self) -> None:
+        (self.dir / "userlist.txt").write_text('"postgres" ""\n')
+        (self.dir / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={self.upstream.port}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\n"
+            f"unix_socket_dir = {self.dir}\n"
+            f"auth_type = trust\nauth_file = {self.dir}/userlist.txt\n"
+            f"pool_mode = transaction\nlogfile = {self.dir}/pgbouncer.log\n"
+        )
+        if os.geteuid() == 0:
+            for name in ("userlist.txt", "pgbouncer.ini"):
+                shutil.chown(self.dir / name, self.system_user, self.system_user)
+
+    def start(self, timeout: float = 30) -> None:
+        self.process = subprocess.Popen(
+            ["pgbouncer", str(self.dir / "pgbouncer.ini")],
+            user=self.system_user if os.geteuid() == 0 else None,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not _port_open(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = (self.dir / "pgbouncer.log")
+                raise RuntimeError("pgbouncer did not start: "
+                                   + (log.read_text()[-2000:] if log.exists() else ""))
+            time.sleep(0.05)
+
+    def stop(self, mode: str = "fast") -> None:
+        proc = self.process
+        if proc is None:
+            return
+        proc.send_signal(signal.SIGKILL if mode == "immediate" else signal.SIGINT)
+        proc.wait(timeout=30)
+        self.process = None
+
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def admin(self, timeout: float = 5) -> psycopg.Connection[Any]:
+        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
+                               dbname=DATABASE, autocommit=True, prepare_threshold=None,
+                               connect_timeout=max(1, round(timeout)))
+
+    def _create_database(self) -> None:
+        pass  # it serves the upstream's databases
 
 
 SERVER_CLASSES: dict[str, type[ThrowawayServer]] = {

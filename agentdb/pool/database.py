@@ -90,8 +90,12 @@ class Database:
         """A connection inside a unit of work: COMMIT on a clean exit, ROLLBACK on an exception,
         and back to the pool either way. BEGIN goes out with the first statement. Nested in the
         same thread it yields the outer unit's connection. ``readonly=True`` matters on SQLite,
-        where a unit that will not write does not queue behind writers.
+        where a unit that will not write does not queue behind writers, and with replicas,
+        where such a unit runs on one (pool/replicas.py).
         """
+        if self._replicas is not None:
+            stand_in = self._replicas.route() if readonly else self._replicas.writer
+            return _Unit(cast(Database, stand_in), readonly)
         return _Unit(self, readonly)
 
     def transaction(self, readonly: bool = False, *, savepoint: bool = False) -> _Unit | _Savepoint:

@@ -175,7 +175,6 @@ class Node:
         self.label = f"{config.host}:{config.port}"
         self.router = router
         self.db: Database | None = None
-        self.retired: list[Database] = []  # pools of earlier failures, closed once idle
         self.lock = threading.Lock()
         self.down_until = 0.0  # skipped until then after a failure
         self.backoff = 0.0
@@ -200,37 +199,24 @@ class Node:
                 except AgentDBError as exc:
                     self.failed(exc)
                     return None
-                self._close_retired()
             return self.db
 
     def failed(self, exc: BaseException) -> None:
-        """Skip this replica for a back-off; its pool is retired and reopened on retry
-        (a pool whose server vanished may otherwise wait out its own reconnect backoff)."""
+        """Skip this replica for a back-off. Its pool is closed (in the background: in-flight
+        reads still give their connections back) and a new one opened on the next try; a pool
+        whose server vanished would otherwise wait out its own reconnect backoff."""
         now = monotonic()
         self.backoff = min(BACKOFF_MAX, self.backoff * 2 or BACKOFF_FIRST)
         self.down_until = now + self.backoff
-        error = str(exc) or type(exc).__name__
+        error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         if self.config.password:
             error = error.replace(self.config.password, "***")
         self.error = error
         self.position = None
         db, self.db = self.db, None
         if db is not None:
-            self.retired.append(db)
+            threading.Thread(target=db.close, name="agentdb-replica-close", daemon=True).start()
         log.warning("replica %s skipped for %.1f s: %s", self.label, self.backoff, self.error)
-
-    def _close_retired(self) -> None:
-        keep = []
-        for db in self.retired:
-            try:
-                busy = db.stats().in_use > 0
-            except Exception:
-                busy = False
-            if busy:
-                keep.append(db)
-            else:
-                db.close()
-        self.retired = keep
 
     def usable(self, conn: Any, want: Any) -> bool:
         """Whether this connection may serve the read: the lag check when due (one thread
@@ -267,29 +253,28 @@ class Node:
         return replace(db.stats(), replica=self.label)
 
     def health(self) -> dict[str, Any]:
-        now = monotonic()
-        if self.down_until > now:
-            return {"replica": self.label, "status": "down", "lag_s": None,
-                    "retry_in_s": round(self.down_until - now, 3), "error": self.error,
-                    "reads": self.reads}
-        db = self.database()
+        """This replica's status, from a probe made now even during a back-off: an explicit
+        health check is how an operator learns that a replica is back, and brings it back."""
+        db = self.db
+        if db is None:
+            self.down_until = 0.0  # let database() try now
+            db = self.database()
         if db is None:
             return {"replica": self.label, "status": "down", "lag_s": None,
-                    "retry_in_s": round(self.down_until - now, 3), "error": self.error,
-                    "reads": self.reads}
+                    "retry_in_s": round(max(self.down_until - monotonic(), 0), 3),
+                    "error": self.error, "reads": self.reads}
         report = db.health()
-        status: str = report["status"]
-        if status != "healthy":
-            self.failed(DatabaseUnavailable(report["error"] or "unhealthy"))
+        status: str = "healthy"
+        try:
+            if report["error"] is not None:
+                raise DatabaseUnavailable(report["error"])
+            with db.connection() as conn:
+                self.checked_at = float("-inf")
+                self.usable(conn, None)  # refreshes lag and position
+            self.down_until = 0.0
+        except Exception as exc:
+            self.failed(exc)
             status = "down"
-        else:
-            try:
-                with db.connection() as conn:
-                    self.checked_at = float("-inf")
-                    self.usable(conn, None)  # refreshes lag and position
-            except Exception as exc:
-                self.failed(exc)
-                status = "down"
         limit = self.router.primary.config.max_replica_lag
         if status == "healthy" and limit is not None and (self.lag or 0) > limit:
             status = "lagging"
@@ -298,9 +283,8 @@ class Node:
 
     def close(self) -> None:
         db, self.db = self.db, None
-        for each in [*self.retired, *([db] if db is not None else [])]:
-            each.close()
-        self.retired = []
+        if db is not None:
+            db.close()
 
 
 class Router:
@@ -345,13 +329,13 @@ class Router:
             if db is None:
                 continue
             try:
+                backend = db.backend
                 conn = db._checkout()
             except PoolTimeout:
                 continue  # busy, not broken: the primary takes this read
             except AgentDBError as exc:
                 node.failed(exc)
                 continue
-            backend = db.backend
             try:
                 ok = node.usable(conn, want)
             except Exception as exc:

@@ -520,10 +520,20 @@ class MariaDBReplica(MariaDBServer):
             with conn.cursor() as cur:
                 conn.read_timeout = timeout + 5
                 cur.execute("SELECT MASTER_GTID_WAIT(%s, %s)", (target, timeout))
-                if cur.fetchone()[0] != 0:
+                reached = cur.fetchone()[0] == 0
+                deadline = time.monotonic() + timeout
+                while reached:  # and connected again: its lag is known (not NULL) once it is
                     cur.execute("SHOW SLAVE STATUS")
-                    raise RuntimeError(f"replica {self.port} did not reach {target}: "
-                                       f"{cur.fetchone()}")
+                    names = [d[0] for d in cur.description]
+                    status = dict(zip(names, cur.fetchone(), strict=True))
+                    if status["Slave_IO_Running"] == "Yes" and status[
+                            "Seconds_Behind_Master"] is not None:
+                        return
+                    reached = time.monotonic() < deadline
+                    time.sleep(0.05)
+                cur.execute("SHOW SLAVE STATUS")
+                raise RuntimeError(f"replica {self.port} did not reach {target}: "
+                                   f"{cur.fetchone()}")
         finally:
             conn.close()
 

@@ -206,8 +206,9 @@ class Node:
         reads still give their connections back) and a new one opened on the next try; a pool
         whose server vanished would otherwise wait out its own reconnect backoff."""
         now = monotonic()
-        self.backoff = min(BACKOFF_MAX, self.backoff * 2 or BACKOFF_FIRST)
-        self.down_until = now + self.backoff
+        if self.down_until <= now:  # a new failure, not one more in-flight read of the last
+            self.backoff = min(BACKOFF_MAX, self.backoff * 2 or BACKOFF_FIRST)
+            self.down_until = now + self.backoff
         error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         if self.config.password:
             error = error.replace(self.config.password, "***")

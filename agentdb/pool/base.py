@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import asdict, dataclass
 from time import monotonic
-from typing import Any, ClassVar, Literal, NotRequired, TypedDict
+from typing import Any, ClassVar, Literal, TypedDict
 
 from ..config import Config
 from ..errors import DatabaseUnavailable, PoolTimeout
@@ -41,13 +41,17 @@ def causes(exc: BaseException | None) -> list[BaseException]:
     return out
 
 
-class HealthReport(TypedDict):
-    """What ``Database.health()`` returns: a dict (JSON-ready for a health endpoint), typed."""
-
+class _HealthCore(TypedDict):
     status: Literal["healthy", "unhealthy"]
     latency_ms: float
     error: str | None
-    replicas: NotRequired[list[dict[str, Any]]]  # with replicas: each one's status, lag, error
+
+
+class HealthReport(_HealthCore, total=False):
+    """What ``Database.health()`` returns: a dict (JSON-ready for a health endpoint), typed.
+    ``replicas`` (each one's status, lag and error) is there only when replicas are set."""
+
+    replicas: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,7 @@ class Database:
         unit, ``savepoint=True`` is an ordinary unit of work."""
         if savepoint and self._unit.get() is not None:
             return _Savepoint(self)
-        return _Unit(self, readonly)
+        return self.acquire(readonly)
 
     def run_in_transaction(
         self,

@@ -335,8 +335,8 @@ def _workload(db: agentdb.Database, owner_id: str, i: int, rounds: int) -> int:
         jobs.add_log(job.id, "INFO", "queued")
         claimed = jobs.claim_next(worker_id=f"w{i}", tool_name="bouncer")
         if claimed is not None:
-            jobs.save_result(claimed.id, stdout="ok", return_code=0)
-            jobs.complete(claimed.id)
+            jobs.save_result(claimed.id, stdout="ok", return_code=0, worker_id=f"w{i}")
+            jobs.complete(claimed.id, worker_id=f"w{i}")
         got = jobs.get(job.id)
         assert got.created_at.tzinfo is UTC  # the server's zone is America/New_York
         jobs.get_logs(job.id)

@@ -363,13 +363,17 @@ def _workload(db: agentdb.Database, owner_id: str, i: int, rounds: int) -> int:
 def test_pgbouncer_transaction_mode_16_threads_zero_errors(pg_topology: Topology) -> None:
     bouncer = pg_topology.bouncer
     # PgBouncer keeps its defaults: what agentdb sends a direct server is refused there
-    with pytest.raises(agentdb.DatabaseUnavailable, match="unsupported startup parameter"):
-        agentdb.connect(bouncer.url, pgbouncer=False)
+    strict = agentdb.connect(bouncer.url, pgbouncer=False, pool_size=1)
+    try:
+        with pytest.raises(agentdb.DatabaseUnavailable, match="unsupported startup parameter"):
+            JobStore(strict).count()
+    finally:
+        strict.close()
     db = agentdb.connect(bouncer.url, pool_size=4, max_overflow=12)  # detected
     try:
-        assert db.pgbouncer
         owner = UserRepository(db, bcrypt_rounds=4).create(f"owner{uuid.uuid4().hex[:8]}",
                                                            None, "correct horse")
+        assert db.pgbouncer  # detected on the first connection
         done = run_threads(16, lambda i: _workload(db, owner.id, i, rounds=4))
         assert done == [4] * 16  # run_threads re-raises the first error: there was none
         stats = db.stats()

@@ -10,6 +10,7 @@ in it rolls all of it back. Statements outside a unit run bare, in autocommit: o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -254,8 +255,16 @@ class Database:
 
     @property
     def pgbouncer(self) -> bool:
-        """Whether this pool reaches PostgreSQL through PgBouncer (configured or detected)."""
-        return bool(self.config.pgbouncer or getattr(self._backend, "pgbouncer", False))
+        """Whether this pool reaches PostgreSQL through PgBouncer: as configured, else as
+        detected by the first connection (opened here if none was yet; PgBouncer refuses the
+        `options` startup parameter a direct server is sent)."""
+        if self.config.pgbouncer is not None or self.dialect != "postgresql":
+            return bool(self.config.pgbouncer)
+        backend = self.backend
+        if not getattr(backend, "connected", True):
+            with contextlib.suppress(AgentDBError), _Borrow(self, None):
+                pass
+        return bool(getattr(backend, "pgbouncer", False))
 
     def direct_config(self, purpose: str = "this") -> Config:
         """Where session-level work (migrations, LISTEN, session advisory locks) connects:

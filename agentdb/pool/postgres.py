@@ -98,7 +98,7 @@ class PGConnection(psycopg.Connection[DictRow]):
                 conn: PGConnection = super().connect(conninfo, **kwargs)
             except psycopg.OperationalError as exc:
                 if not (backend is not None and backend.detect_pgbouncer
-                        and not backend.pgbouncer and _REFUSED_OPTIONS in str(exc)):
+                        and _REFUSED_OPTIONS in str(exc)):
                     raise
                 backend.use_pgbouncer()  # PgBouncer in front: connect again as it needs
                 kwargs = {k: v for k, v in kwargs.items() if k != "options"}
@@ -110,6 +110,7 @@ class PGConnection(psycopg.Connection[DictRow]):
             raise
         if backend is not None:
             backend.down = None
+            backend.connected = True
         return conn
 
     def wait(self, gen: Any, interval: float = _WAIT_INTERVAL, timeout: float | None = None) -> Any:
@@ -151,6 +152,8 @@ class PostgresBackend(Backend):
         kwargs.update(c.driver_args)
         self.pgbouncer = bool(c.pgbouncer)
         self.detect_pgbouncer = c.pgbouncer is None
+        self.connected = False  # once a connection opened, `pgbouncer` is known
+        self._given = kwargs
         self._kwargs = self._connect_args(kwargs)
         self._recycle = c.pool_recycle
         self._slots = Slots(c)
@@ -206,7 +209,7 @@ class PostgresBackend(Backend):
         connection is opened for it (psycopg_pool reads this same dict on each attempt)."""
         if not self.pgbouncer:
             self.pgbouncer = True
-            fitted = self._connect_args(self._kwargs)
+            fitted = self._connect_args(self._given)
             self._kwargs.clear()
             self._kwargs.update(fitted)
 

@@ -107,16 +107,18 @@ class AgentVersionRepository(Repository):
         if not activate:
             self.run("insert_version", **params)
             return record
-        with self.db.transaction():
+        def unit(_: Any) -> AgentVersion:  # database work only: safe to run again whole
             self.run("insert_version", **params)
             return self.activate(name, version_)
+
+        return self.db.run_in_transaction(unit)
 
     def activate(self, agent_name: str, version: str) -> AgentVersion:
         """Make ``version`` the agent's one active version (NotFound when it has no such
         version). Safe under concurrency: activations of one agent queue on its row locks."""
         name = _agent(agent_name)
         version_ = _version(version)
-        with self.db.transaction():
+        def unit(_: Any) -> AgentVersion:  # database work only: safe to run again whole
             rows = self.run("lock_agent", agent_name=name)
             target = next((r for r in rows if r["version"] == version_), None)
             if target is None:
@@ -127,6 +129,8 @@ class AgentVersionRepository(Repository):
                     self.run("deactivate_agent", agent_name=name)
                 self.run("activate_version", id=target["id"])
             return self.get_version(name, version_)
+
+        return self.db.run_in_transaction(unit)
 
     def deactivate(self, agent_name: str) -> bool:
         """Leave the agent with no active version; False when none was active."""

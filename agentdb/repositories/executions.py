@@ -148,7 +148,10 @@ class ExecutionRepository(Repository):
             raise ValidationError("workflow_id", "give a workflow_id or a workflow_name")
         now = v.utcnow()
         execution_id = v.new_id()
-        with self.db.transaction():
+        given_id, given_name = workflow_id, workflow_name
+
+        def unit(_: Any) -> tuple[str | None, str | None]:  # database work only: re-runnable
+            workflow_id, workflow_name = given_id, given_name
             if workflow_id is not None:
                 workflow = self.run("resolve_workflow_id", workflow_id=workflow_id)
                 if workflow is None:
@@ -186,6 +189,9 @@ class ExecutionRepository(Repository):
                 raise NotFound("user or workflow", f"{user_id} / {workflow_id}") from exc
             self._history(execution_id, ExecutionEvent.STARTED, ExecutionStatus.RUNNING,
                           current_step, state, None, now)
+            return workflow_id, workflow_name
+
+        workflow_id, workflow_name = self.db.run_in_transaction(unit)
         return Execution(
             id=execution_id,
             workflow_id=workflow_id,
@@ -214,12 +220,14 @@ class ExecutionRepository(Repository):
         state = v.json_object("state", state)
         message = v.text("message", message, max_length=_TEXT, required=False)
         now = v.utcnow()
-        with self.db.transaction():
+        def unit(_: Any) -> Execution:  # database work only: safe to run again whole
             changed = self.run("set_step", id=execution_id, step=step_, state=state, now=now)
             self._check_changed(execution_id, changed)
             self._history(execution_id, ExecutionEvent.STEP, ExecutionStatus.RUNNING, step_,
                           state, message, now)
             return self.get(execution_id)
+
+        return self.db.run_in_transaction(unit)
 
     def update_state(
         self, execution_id: str, state: dict[str, Any] | None, message: str | None = None
@@ -229,13 +237,15 @@ class ExecutionRepository(Repository):
         state = v.json_object("state", state)
         message = v.text("message", message, max_length=_TEXT, required=False)
         now = v.utcnow()
-        with self.db.transaction():
+        def unit(_: Any) -> Execution:  # database work only: safe to run again whole
             changed = self.run("set_state", id=execution_id, state=state, now=now)
             self._check_changed(execution_id, changed)
             current = self.get(execution_id)
             self._history(execution_id, ExecutionEvent.STATE, current.status,
                           current.current_step, state, message, now)
             return current
+
+        return self.db.run_in_transaction(unit)
 
     def complete(
         self, execution_id: str, state: dict[str, Any] | None = None, message: str | None = None
@@ -325,7 +335,7 @@ class ExecutionRepository(Repository):
         state = v.json_object("state", state)
         message = v.text("message", message, max_length=_TEXT, required=False)
         now = v.utcnow()
-        with self.db.transaction():
+        def unit(_: Any) -> Execution:  # database work only: safe to run again whole
             changed = self.run("finish_execution", id=execution_id, status=status, state=state,
                                error_message=error_message, now=now)
             self._check_changed(execution_id, changed)
@@ -333,6 +343,8 @@ class ExecutionRepository(Repository):
             self._history(execution_id, ExecutionEvent(status.value), status,
                           current.current_step, current.state, message, now)
             return current
+
+        return self.db.run_in_transaction(unit)
 
     def _check_changed(self, execution_id: str, changed: int) -> None:
         if changed:

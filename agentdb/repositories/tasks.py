@@ -332,10 +332,12 @@ class TaskRepository(Repository):
                 "memory_size", memory_size, 0),
             "updated_at": v.utcnow(),
         }
-        with self.db.transaction():
+        def unit(_: Any) -> Task:  # database work only: safe to run again whole
             if not self.run("update_task", **params):
                 raise NotFound("task", task_id)
             return self.get_task(task_id)
+
+        return self.db.run_in_transaction(unit)
 
     def set_status(self, task_id: str, status: TaskStatus | TaskStatusName) -> Task:
         return self.update_task(task_id, status=v.enum(TaskStatus, "status", status))
@@ -357,7 +359,7 @@ class TaskRepository(Repository):
         plan_json = v.json_encoded("plan", plan)  # any JSON, a bare string too
         now = v.utcnow()
         run_id = v.new_id()
-        with self.db.transaction():
+        def unit(_: Any) -> int:  # database work only: safe to run again whole
             if not self.run("bump_total_runs", id=task_id, now=now):  # locks the task row
                 raise NotFound("task", task_id)
             budget = self.run("get_run_budget", id=task_id)
@@ -367,6 +369,9 @@ class TaskRepository(Repository):
                                     f"{budget['max_rounds']} rounds; raise max_rounds to go on")
             self.run("insert_run", id=run_id, task_id=task_id, run_number=number,
                      plan=plan_json, started_at=now)
+            return number
+
+        number = self.db.run_in_transaction(unit)
         return TaskRun(id=run_id, task_id=task_id, run_number=number, status=RunStatus.RUNNING,
                        plan=plan, results=None, error_message=None, error_details=None,
                        started_at=now, completed_at=None, duration=None)
@@ -610,7 +615,7 @@ class TaskRepository(Repository):
         details_json: JsonText | None = None,  # error_details, checked and encoded
     ) -> TaskRun:
         run_id = _id("run_id", run_id)
-        with self.db.transaction():
+        def unit(_: Any) -> TaskRun:  # database work only: safe to run again whole
             row = self.run("lock_run", id=run_id)  # FOR UPDATE where the dialect has it
             if row is None:
                 raise NotFound("task run", run_id)
@@ -629,9 +634,11 @@ class TaskRepository(Repository):
                 self.run("count_finished_run", id=run.task_id, now=now,
                          succeeded=int(status is RunStatus.COMPLETED),
                          failed=int(status is RunStatus.FAILED))
-        return dataclasses.replace(run, status=status, results=results,
-                                   error_message=error_message, error_details=error_details,
-                                   completed_at=now, duration=duration)
+            return dataclasses.replace(run, status=status, results=results,
+                                       error_message=error_message, error_details=error_details,
+                                       completed_at=now, duration=duration)
+
+        return self.db.run_in_transaction(unit)
 
 
 def _owner_missing(exc: ValidationError, task_id: str | None,

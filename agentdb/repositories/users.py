@@ -270,7 +270,7 @@ class UserRepository(Repository):
         drop = builtins.list(remove)
         if not all(isinstance(k, str) for k in drop):
             raise ValidationError("remove", "keys must be strings")
-        with self.db.transaction():
+        def unit(_: Any) -> dict[str, Any]:  # database work only: safe to run again whole
             try:
                 self.run("ensure_settings", user_id=user_id, updated_at=v.utcnow())
             except ValidationError as exc:  # the foreign key: no such user
@@ -281,7 +281,9 @@ class UserRepository(Repository):
                 document.pop(key, None)
             v.json_object("changes", document)  # the merged document must still fit
             self.run("update_settings", user_id=user_id, data=document, updated_at=v.utcnow())
-        return document
+            return document
+
+        return self.db.run_in_transaction(unit)  # deadlock / lost before COMMIT: again
 
     # -- internals -------------------------------------------------------------------------------
 

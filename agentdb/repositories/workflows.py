@@ -212,10 +212,12 @@ class WorkflowRepository(Repository):
         """Change the fields given (None / UNSET leaves one as it is; ``description=None``
         clears it). Changing ``definition`` here records no version: see ``save_version``."""
         params = self._changes(workflow_id, name, description, is_public, definition)
-        with self.db.transaction():
+        def unit(_: Any) -> Workflow:  # database work only: safe to run again whole
             if not self.run("update_workflow", **params):
                 self._refused(None, params["id"], Permission.WRITE)
             return self._get(params["id"])
+
+        return self.db.run_in_transaction(unit)
 
     def update_as(self, user_id: str, workflow_id: str, *, name: str | None = None,
                   description: str | _Unset | None = UNSET, is_public: bool | None = None,
@@ -224,10 +226,12 @@ class WorkflowRepository(Repository):
         share; else PermissionDenied, and nothing changes."""
         user_id = _id("user_id", user_id)
         params = self._changes(workflow_id, name, description, is_public, definition)
-        with self.db.transaction():
+        def unit(_: Any) -> Workflow:
             if not self.run("update_workflow_as", user_id=user_id, **params):
                 self._refused(user_id, params["id"], Permission.WRITE)
             return self._get(params["id"])
+
+        return self.db.run_in_transaction(unit)
 
     def delete(self, workflow_id: str) -> None:
         """Delete a workflow with its versions and shares."""
@@ -305,7 +309,7 @@ class WorkflowRepository(Repository):
         workflow_id = _id("workflow_id", workflow_id)
         user_id = _id("user_id", user_id)
         perm = v.enum(Permission, "permission", permission)
-        with self.db.transaction():
+        def unit(_: Any) -> Any:  # database work only: safe to run again whole
             target = self.run("share_target", workflow_id=workflow_id, user_id=user_id)
             if target is None:
                 raise NotFound("workflow", workflow_id)
@@ -315,8 +319,9 @@ class WorkflowRepository(Repository):
                 raise ValidationError("user_id", "is the workflow's owner, who needs no share")
             self.run("upsert_share", workflow_id=workflow_id, user_id=user_id,
                      permission=perm, created_at=v.utcnow())
-            row = self.run("get_share", workflow_id=workflow_id, user_id=user_id)
-        return Share.from_row(row)
+            return self.run("get_share", workflow_id=workflow_id, user_id=user_id)
+
+        return Share.from_row(self.db.run_in_transaction(unit))
 
     def unshare(self, workflow_id: str, user_id: str) -> bool:
         """Withdraw ``user_id``'s share; False when there was none."""

@@ -138,6 +138,14 @@ SET status = 'pending', run_at = :run_at, updated_at = :now, lease_expires_at = 
     error_message = :error_message
 WHERE id = :id AND status = 'running';
 
+-- name: release_job :affected
+-- The holder gives a running job back (a worker shutting down): pending and due now, and the
+-- attempt not counted, since the job did not fail.
+UPDATE jobs
+SET status = 'pending', run_at = :now, updated_at = :now, lease_expires_at = NULL,
+    attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END
+WHERE id = :id AND status = 'running' AND worker_id = :worker_id;
+
 -- name: lock_expired :many
 -- The rescue: running jobs whose lease ran out (through ix_jobs_lease), locked, skipping rows
 -- another rescuer or a late heartbeat holds. status = 'running' here and in requeue_expired is

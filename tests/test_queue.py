@@ -321,3 +321,75 @@ def test_rescue_and_claims_leave_finished_jobs_alone(jobs: JobStore,
     assert {j.id: j for j in jobs.list()} == before
     assert Counter(j.status for j in before.values()) == {
         JobStatus.COMPLETED: 2, JobStatus.CANCELLED: 2, JobStatus.FAILED: 2}
+
+
+# -- release and the claim's footprint ------------------------------------------------------------
+
+
+def test_release_hands_a_job_back_without_counting_the_attempt(jobs: JobStore) -> None:
+    job = jobs.create("t")
+    jobs.claim_next("A")
+    with pytest.raises(LeaseLost):
+        jobs.release(job.id, "B")
+    released = jobs.release(job.id, "A")
+    assert released.status is JobStatus.PENDING and released.attempt == 0
+    assert released.lease_expires_at is None
+    assert jobs.get_logs(job.id)[-1].message == "released by A unfinished; back to pending"
+    assert jobs.claim_next("B").attempt == 1  # type: ignore[union-attr]
+    with pytest.raises(LeaseLost):
+        jobs.release(job.id, "A")
+
+
+def _seed_backlog(jobs: JobStore) -> None:
+    """3000 finished jobs, 2000 pending of a busy tool, 5 pending of a rare one; statistics."""
+    old = datetime.now(UTC) - timedelta(days=1)
+    jobs.run_many("insert_job", [
+        {"id": validate_module.new_id(), "tool_name": "busy", "status": "completed",
+         "priority": 0, "batch_id": None, "workflow_id": None, "user_id": None,
+         "parameters": None, "created_at": old, "run_at": old, "max_attempts": 1,
+         "dedupe_key": None} for _ in range(3000)])
+    jobs.create_job_batch([{"tool_name": "busy"} for _ in range(2000)])
+    jobs.create_job_batch([{"tool_name": "rare"} for _ in range(5)])
+    with jobs.db.connection() as conn:
+        cur = conn.cursor()
+        cur.execute({"postgresql": "ANALYZE jobs", "mysql": "ANALYZE TABLE jobs",
+                     "sqlite": "ANALYZE"}[jobs.db.dialect])
+        if jobs.db.dialect == "mysql":
+            cur.fetchall()
+
+
+def test_a_claim_reads_and_locks_only_the_rows_it_takes(jobs: JobStore) -> None:
+    """The claim walks its index in claim order: EXPLAIN names the index (no scan of the
+    backlog, no sort), and on MariaDB the claim's transaction holds at most 2 rows locked per
+    job it takes, however many pending jobs of other tools or finished jobs there are."""
+    _seed_backlog(jobs)
+    db, q = jobs.db, JobStore.queries
+    now = datetime.now(UTC)
+    cases = [("rare", 1, "ix_jobs_claim_tool"), ("rare", 5, "ix_jobs_claim_tool"),
+             (None, 1, "ix_jobs_claim"), (None, 10, "ix_jobs_claim")]
+    for tool, limit, index in cases:
+        if db.dialect == "mysql":
+            sql, params = q.prepare("lock_due_jobs", "mysql", tool_name=tool, now=now,
+                                    limit=limit)
+        else:
+            sql, params = q.prepare("claim_due_jobs", db.dialect, tool_name=tool, now=now,
+                                    limit=limit, worker_id="w", lease_until=now)
+        with db.connection() as conn:
+            cur = conn.cursor()
+            cur.execute(("EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN ") + sql,
+                        params)
+            rows = cur.fetchall()
+            plan = "\n".join(" ".join(str(v) for v in r.values()) for r in rows)
+        if db.dialect == "mysql":  # the index used, not the possible ones
+            assert [r["key"] for r in rows if r["table"] == "jobs"] == [index], plan
+        assert index in plan, plan
+        assert "Seq Scan" not in plan and "filesort" not in plan.lower(), plan
+        assert "TEMP B-TREE" not in plan and "SCAN jobs" not in plan, plan
+        if db.dialect == "mysql":
+            with db.transaction() as conn:  # the claim's step 1, then its locks, same unit
+                took = len(jobs.run("lock_due_jobs", tool_name=tool, now=now, limit=limit))
+                cur = conn.cursor()
+                cur.execute("SELECT trx_rows_locked FROM information_schema.INNODB_TRX "
+                            "WHERE trx_mysql_thread_id = CONNECTION_ID()")
+                locked = cur.fetchone()["trx_rows_locked"]
+            assert took == limit and locked <= 2 * took, (tool, limit, locked)

@@ -24,7 +24,7 @@ UPDATE jobs SET run_at = created_at;
 -- only the rows it takes. ix_jobs_lease serves the rescue of running jobs whose lease ran out.
 ALTER TABLE jobs
     DROP INDEX ix_jobs_claim,
-    ADD INDEX ix_jobs_claim (status, priority DESC, run_at),
-    ADD INDEX ix_jobs_claim_tool (status, tool_name, priority DESC, run_at),
+    ADD INDEX ix_jobs_claim (status, priority DESC, run_at, id),
+    ADD INDEX ix_jobs_claim_tool (status, tool_name, priority DESC, run_at, id),
     ADD INDEX ix_jobs_lease (status, lease_expires_at),
     ADD UNIQUE INDEX ux_jobs_dedupe_key (dedupe_active);

@@ -1,5 +1,9 @@
 -- One statement per statement of 0009_queue.sql, in reverse order: yoyo pairs them up.
 
+DROP TRIGGER IF EXISTS tr_jobs_notify ON jobs;
+
+DROP FUNCTION IF EXISTS agentdb_notify_jobs();
+
 DROP INDEX IF EXISTS ux_jobs_dedupe_key;
 
 DROP INDEX IF EXISTS ix_jobs_lease;

@@ -19,13 +19,28 @@ UPDATE jobs SET run_at = created_at;
 DROP INDEX ix_jobs_claim;
 
 -- The claim walks only due candidates, in the order it takes them: pending, by priority, then
--- by run_at; with a tool filter the second index does the same within one tool.
-CREATE INDEX ix_jobs_claim ON jobs (status, priority DESC, run_at);
+-- by run_at; with a tool filter the second index does the same within one tool. id makes them
+-- covering for the claim's CTE (SQLite's planner, given statistics, otherwise prefers to walk
+-- ix_jobs_priority and sort).
+CREATE INDEX ix_jobs_claim ON jobs (status, priority DESC, run_at, id);
 
-CREATE INDEX ix_jobs_claim_tool ON jobs (status, tool_name, priority DESC, run_at);
+CREATE INDEX ix_jobs_claim_tool ON jobs (status, tool_name, priority DESC, run_at, id);
 
 -- The rescue: running jobs whose lease ran out.
 CREATE INDEX ix_jobs_lease ON jobs (status, lease_expires_at);
 
 CREATE UNIQUE INDEX ux_jobs_dedupe_key ON jobs (dedupe_key)
     WHERE dedupe_key IS NOT NULL AND status IN ('pending', 'running');
+
+-- Wake-ups: every statement that adds jobs sends NOTIFY agentdb_jobs, delivered at commit (one
+-- per transaction: identical notifications are folded), so idle workers that LISTEN start at
+-- once and enqueueing costs no extra round trip.
+CREATE FUNCTION agentdb_notify_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('agentdb_jobs', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER tr_jobs_notify AFTER INSERT ON jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION agentdb_notify_jobs();

@@ -25,10 +25,12 @@ ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 DROP INDEX ix_jobs_claim;
 
 -- The claim walks only due candidates, in the order it takes them: pending, by priority, then
--- by run_at; with a tool filter the second index does the same within one tool.
-CREATE INDEX ix_jobs_claim ON jobs (status, priority DESC, run_at);
+-- by run_at; with a tool filter the second index does the same within one tool. id makes them
+-- covering for the claim's CTE (SQLite's planner, given statistics, otherwise prefers to walk
+-- ix_jobs_priority and sort).
+CREATE INDEX ix_jobs_claim ON jobs (status, priority DESC, run_at, id);
 
-CREATE INDEX ix_jobs_claim_tool ON jobs (status, tool_name, priority DESC, run_at);
+CREATE INDEX ix_jobs_claim_tool ON jobs (status, tool_name, priority DESC, run_at, id);
 
 -- The rescue: running jobs whose lease ran out.
 CREATE INDEX ix_jobs_lease ON jobs (status, lease_expires_at);

@@ -50,3 +50,26 @@ SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, paramete
        attempt, max_attempts, run_at, lease_expires_at, dedupe_key, cancel_requested
 FROM jobs
 WHERE dedupe_active = :dedupe_key;
+
+-- name: lock_due_jobs :many
+-- The claim's step 1 (see sql/jobs.sql). MariaDB's FOR UPDATE locks every row it reads, so it
+-- must read only the rows it takes: USE INDEX keeps the optimizer on the claim indexes, which
+-- hold candidates in claim order (left alone, it may pick ix_jobs_tool_name_created_at for a
+-- rare tool, then read, lock and sort every job of that tool, finished ones included).
+SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
+       created_at, updated_at, started_at, completed_at, duration, error_message,
+       attempt, max_attempts, run_at, lease_expires_at, dedupe_key, cancel_requested
+FROM jobs USE INDEX (ix_jobs_claim, ix_jobs_claim_tool)
+WHERE status = 'pending' /*if tool_name*/ AND tool_name = :tool_name /*end*/ AND run_at <= :now
+ORDER BY priority DESC, run_at
+LIMIT :limit
+FOR UPDATE SKIP LOCKED;
+
+-- name: lock_expired :many
+-- The rescue's lock, kept on ix_jobs_lease for the same reason.
+SELECT id, worker_id, attempt, max_attempts, cancel_requested
+FROM jobs USE INDEX (ix_jobs_lease)
+WHERE status = 'running' AND lease_expires_at < :now
+ORDER BY lease_expires_at
+LIMIT :limit
+FOR UPDATE SKIP LOCKED;

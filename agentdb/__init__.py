@@ -73,6 +73,7 @@ from .repositories import (
     WorkflowRepository,
     WorkflowVersion,
 )
+from .worker import JobContext, Worker
 
 __version__ = "0.1.0"
 
@@ -105,6 +106,7 @@ __all__ = [
     "ExecutionStatusName",
     "HealthReport",
     "Job",
+    "JobContext",
     "JobLog",
     "JobResult",
     "JobStats",
@@ -145,6 +147,7 @@ __all__ = [
     "User",
     "UserRepository",
     "ValidationError",
+    "Worker",
     "Workflow",
     "WorkflowRepository",
     "WorkflowVersion",

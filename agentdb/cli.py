@@ -386,6 +386,48 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- worker ------------------------------------------------------------------------------------
+
+
+def _handlers(spec: str) -> dict[str, Any]:
+    """``module:attribute`` -> the handlers dict it names (tool name -> function)."""
+    import importlib
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise CommandError(f"handlers must be given as module:attribute, got {spec!r}")
+    sys.path.insert(0, os.getcwd())  # like `python -m`: modules of the current folder
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CommandError(f"cannot import {module_name!r}: {exc}") from exc
+    handlers = getattr(module, attribute, None)
+    if not isinstance(handlers, dict) or not handlers or not all(
+        isinstance(k, str) and callable(v) for k, v in handlers.items()
+    ):
+        raise CommandError(f"{spec} must be a non-empty dict of tool name -> function")
+    return handlers
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from .repositories.jobs import JobStore
+    from .worker import Worker
+
+    handlers = _handlers(args.handlers)
+    config = _config(args)
+    _require_file(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with _open(config) as db:
+        jobs = JobStore(db, lease=args.lease)
+        worker = Worker(jobs, handlers, concurrency=args.concurrency,
+                        batch_size=args.batch_size, grace_period=args.grace,
+                        poll_interval=args.poll)
+        worker.run()  # until SIGTERM / SIGINT, then a graceful shutdown
+    return 0
+
+
 # -- backup / restore --------------------------------------------------------------------------
 
 
@@ -625,6 +667,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=_non_negative, required=True, metavar="N",
                    help="keep jobs that finished within the last N days")
     json_flag(p)
+
+    p = command("worker", cmd_worker, "run queued jobs through handler functions",
+                "Claim jobs of the tools named in HANDLERS (module:attribute, a dict of tool "
+                "name -> function taking a JobContext) and run them in N threads, with leases, "
+                "heartbeats and retries. SIGTERM or SIGINT stops claiming, lets running jobs "
+                "finish within --grace seconds, then releases the rest.")
+    p.add_argument("handlers", metavar="HANDLERS", help="module:attribute, e.g. tools:handlers")
+    p.add_argument("--concurrency", "-c", type=_positive, default=1, metavar="N",
+                   help="jobs run at once, one thread each (1)")
+    p.add_argument("--batch-size", type=_positive, default=None, metavar="N",
+                   help="jobs claimed per round trip (default: --concurrency)")
+    p.add_argument("--lease", type=float, default=30.0, metavar="SECONDS",
+                   help="lease per claim, renewed every third of it while a job runs (30)")
+    p.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
+                   help="how long running jobs may finish after SIGTERM/SIGINT (10)")
+    p.add_argument("--poll", type=float, default=0.5, metavar="SECONDS",
+                   help="longest idle wait between claims (0.5; PostgreSQL wakes on NOTIFY)")
 
     p = command("backup", cmd_backup, "back up the database to a file",
                 "SQLite: a consistent copy through the online backup API, safe while writers "

@@ -7,6 +7,7 @@ lifespan, and runs background tasks before it returns the response that queued t
 from __future__ import annotations
 
 import sys
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -49,9 +50,14 @@ def client(db: agentdb.Database) -> Iterator[TestClient]:
 
 
 def run_tool(client: TestClient, tool: str, **parameters: Any) -> dict[str, Any]:
+    """POST /api/run, then wait (bounded) until the service's worker has finished the job."""
     response = client.post("/api/run", json={"tool": tool, "parameters": parameters})
     assert response.status_code == 202, response.text
     body: dict[str, Any] = response.json()
+    deadline = time.monotonic() + 20
+    while client.get(f"/api/jobs/{body['id']}").json()["status"] in ("pending", "running"):
+        assert time.monotonic() < deadline, f"job {body['id']} did not finish"
+        time.sleep(0.02)
     return body
 
 
@@ -62,7 +68,7 @@ def test_run_stores_result_and_logs(client: TestClient) -> None:
     queued = run_tool(client, "word_count", text="the quick the lazy")
     assert queued["status"] == "pending" and queued["tool_name"] == "word_count"
 
-    job = client.get(f"/api/jobs/{queued['id']}").json()  # the background task has run
+    job = client.get(f"/api/jobs/{queued['id']}").json()  # the worker has run it
     assert job["status"] == "completed" and job["worker_id"].startswith("api-")
     assert job["result"]["stdout"] == "4 words, 3 distinct"
     assert job["result"]["return_code"] == 0

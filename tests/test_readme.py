@@ -30,3 +30,9 @@ def test_the_optional_conditions_example_loads_and_runs() -> None:
     sql = queries.show("list_jobs", "sqlite", status="failed", limit=20, sort_by="priority")
     assert "status = :status" in sql and "created_at >=" not in sql
     assert "ORDER BY priority desc, id desc" in sql
+
+
+def test_the_queue_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    example = next(b for b in python_blocks() if 'agentdb.connect("sqlite:///queue.db")' in b)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {})

@@ -115,3 +115,19 @@ def test_batch_runs_and_prints_its_table(tmp_path: Path) -> None:
         assert f"| {way}" in out
     assert "agentdb / executemany =" in out
     assert "targets met" in out or "targets missed" in out
+
+
+def test_queue_benchmark_drains_exactly_once(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "queue.py"), "--jobs", "60", "--workers", "1,2",
+         "--batch", "1,10", "--latency-samples", "3", "--poll", "0.05",
+         "--database", f"sqlite:///{tmp_path / 'bench.db'}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "| sqlite  | threads    |       2 | 10    |" in out
+    assert "| sqlite  | processes  |       1 | 1     |" in out
+    assert out.count("ok / ok") == 8 and "enqueue-to-start" in out

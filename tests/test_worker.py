@@ -121,7 +121,7 @@ WORKER_PROCESS = textwrap.dedent("""
     from agentdb.worker import Worker
 
     logging.basicConfig(level=logging.INFO)
-    db = agentdb.connect(sys.argv[1])
+    db = agentdb.connect(sys.argv[1], pool_size=2, max_overflow=2)
     jobs = JobStore(db, lease=2)
 
     def quick(ctx):
@@ -148,8 +148,11 @@ def test_sigterm_lets_running_jobs_finish_then_releases_the_rest(jobs: JobStore,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
-        seen = {child.stdout.readline().split()[1], child.stdout.readline().split()[1]}
-        assert seen == {quick.id, stubborn.id}  # both running
+        lines = [child.stdout.readline(), child.stdout.readline()]
+        if not all(lines):
+            child.kill()
+            raise AssertionError(f"the worker died: {child.communicate(timeout=10)}")
+        assert {line.split()[1] for line in lines} == {quick.id, stubborn.id}  # both running
         t0 = time.monotonic()
         os.kill(child.pid, signal.SIGTERM)
         assert child.wait(timeout=20) == 0
@@ -174,7 +177,7 @@ def test_sigterm_lets_running_jobs_finish_then_releases_the_rest(jobs: JobStore,
 def test_an_idle_worker_starts_a_new_job_promptly(jobs: JobStore) -> None:
     """PostgreSQL wakes the worker with NOTIFY: with polling every 5 s, a new job still starts
     at once. Elsewhere it polls (here at most every 0.2 s). (The 50 ms target is measured by
-    benchmarks/queue.py; under a loaded CI machine only "well inside the poll" is asserted.)"""
+    benchmarks/work_queue.py; under a loaded CI machine only "well inside the poll" is asserted.)"""
     started: dict[str, float] = {}
 
     def mark(ctx: JobContext) -> None:

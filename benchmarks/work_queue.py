@@ -1,10 +1,10 @@
 """The job queue: how fast agentdb's Worker drains a backlog, how soon it starts a new job, and
 what one claim reads and locks; procrastinate and pgqueuer beside it on PostgreSQL.
 
-    python benchmarks/queue.py                      # SQLite + whichever local servers answer
-    python benchmarks/queue.py --database postgresql://postgres@127.0.0.1:5432/postgres \\
+    python benchmarks/work_queue.py                      # SQLite + whichever local servers answer
+    python benchmarks/work_queue.py --database postgresql://postgres@127.0.0.1:5432/postgres \\
         --jobs 2000 --workers 1,4,16 --batch 1,10 --modes threads,processes --peers
-    python benchmarks/queue.py --footprint --database mysql://root@127.0.0.1:3306/test
+    python benchmarks/work_queue.py --footprint --database mysql://root@127.0.0.1:3306/test
 
 Drain: ``--jobs`` no-op jobs are enqueued, then N workers start together and run until the
 queue is empty; jobs/s = jobs / (last worker done - start). "threads" = N Worker objects
@@ -21,24 +21,14 @@ claim of a "rare" tool, batch 1 and 10, and one claim of any tool: EXPLAIN, and 
 rows the claim's transaction holds locked (information_schema.INNODB_TRX.trx_rows_locked).
 """
 
-# ruff: noqa: E402  (the imports below must come after the sys.path fix)
 from __future__ import annotations
-
-import os
-import sys
-
-# This file is named queue.py: run as a script, its folder comes first on sys.path and would
-# hide the standard library's queue module (which psycopg and multiprocessing import). Put the
-# folder last instead, so `import common` still works.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
-    sys.path.append(sys.path.pop(0))
 
 import argparse
 import asyncio
 import contextlib
 import multiprocessing
 import statistics
+import sys
 import threading
 import time
 from collections import Counter
@@ -345,9 +335,14 @@ def footprint(url: str) -> str:
                 with db.transaction() as conn:  # the claim's step 1, then its locks
                     took = len(jobs.run("lock_due_jobs", tool_name=tool, now=now, limit=limit))
                     cur = conn.cursor()
-                    cur.execute("SELECT trx_rows_locked FROM information_schema.INNODB_TRX "
-                                "WHERE trx_mysql_thread_id = CONNECTION_ID()")
-                    locked = cur.fetchone()["trx_rows_locked"]
+                    for _ in range(30):  # INNODB_TRX is a snapshot refreshed every 0.1 s
+                        cur.execute("SELECT trx_rows_locked FROM information_schema.INNODB_TRX "
+                                    "WHERE trx_mysql_thread_id = CONNECTION_ID()")
+                        found = cur.fetchone()
+                        if found is not None:
+                            break
+                        time.sleep(0.05)
+                    locked = found["trx_rows_locked"] if found else "?"
                 label += f": took {took} job(s), trx_rows_locked = {locked}"
             lines.append(f"- {label}")
             lines += [f"      {line}" for line in plan]

@@ -335,13 +335,13 @@ def footprint(url: str) -> str:
                 with db.transaction() as conn:  # the claim's step 1, then its locks
                     took = len(jobs.run("lock_due_jobs", tool_name=tool, now=now, limit=limit))
                     cur = conn.cursor()
-                    for _ in range(30):  # INNODB_TRX is a snapshot refreshed every 0.1 s
+                    for _ in range(30):  # INNODB_TRX: a snapshot, refreshed when 0.1 s old
+                        time.sleep(0.15)
                         cur.execute("SELECT trx_rows_locked FROM information_schema.INNODB_TRX "
                                     "WHERE trx_mysql_thread_id = CONNECTION_ID()")
                         found = cur.fetchone()
                         if found is not None:
                             break
-                        time.sleep(0.05)
                     locked = found["trx_rows_locked"] if found else "?"
                 label += f": took {took} job(s), trx_rows_locked = {locked}"
             lines.append(f"- {label}")

@@ -360,16 +360,17 @@ def _seed_backlog(jobs: JobStore) -> None:
 
 
 def _rows_locked(conn: Any) -> int:
-    """This transaction's trx_rows_locked. INNODB_TRX is a snapshot MariaDB refreshes at most
-    every 0.1 s, so a transaction a moment old may not be in it yet: look again, bounded."""
+    """This transaction's trx_rows_locked. INNODB_TRX is a snapshot MariaDB refreshes when
+    read and older than 0.1 s: a read sooner could show this connection's previous transaction
+    (or none), so wait that out first."""
     cur = conn.cursor()
     for _ in range(30):
+        time.sleep(0.15)
         cur.execute("SELECT trx_rows_locked FROM information_schema.INNODB_TRX "
                     "WHERE trx_mysql_thread_id = CONNECTION_ID()")
         row = cur.fetchone()
         if row is not None:
             return int(row["trx_rows_locked"])
-        time.sleep(0.05)
     raise AssertionError("this transaction never showed in INNODB_TRX")
 
 

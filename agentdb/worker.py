@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Any
 
-from .errors import AgentDBError, LeaseLost
+from .errors import AgentDBError, LeaseLost, ValidationError
 from .repositories.jobs import Job, JobStore, LogLevel
 from .wakeup import Listener, Poller, wakeup_for
 
@@ -255,9 +255,15 @@ class Worker:
                 after = jobs.fail(job.id, message, retry=self.retry, worker_id=me)
                 outcome = "retried" if after.status == "pending" else "failed"
             else:
-                _save(jobs, job.id, result, me)
-                jobs.ack(job.id, me)
-                outcome = "completed"
+                try:
+                    _save(jobs, job.id, result, me)
+                except ValidationError as exc:  # output it cannot store: failed, saying why
+                    error = exc
+                    jobs.fail(job.id, f"{type(exc).__name__}: {exc}", worker_id=me)
+                    outcome = "failed"
+                else:
+                    jobs.ack(job.id, me)
+                    outcome = "completed"
         except LeaseLost:
             outcome = "lost"
         self.counts[outcome] += 1

@@ -54,7 +54,11 @@ def test_the_service_starts_without_its_database_and_recovers(server: Any) -> No
         assert client.get("/health/db").status_code == 200
         run = client.post("/api/run", json={"tool": "echo", "parameters": {"text": "hi"}})
         assert run.status_code == 202, run.text  # migrated by this first request
-        job = client.get(f"/api/jobs/{run.json()['id']}").json()
+        deadline = time.monotonic() + 10  # the service's Worker claims and runs it
+        while (job := client.get(f"/api/jobs/{run.json()['id']}").json())["status"] in (
+                "pending", "running"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.05)
         assert job["status"] == "completed" and job["result"]["stdout"] == "hi"
 
         server.stop("immediate")  # down again mid-life, then back

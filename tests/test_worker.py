@@ -115,7 +115,7 @@ def test_cancel_stops_a_running_handler_at_its_next_heartbeat(jobs: JobStore) ->
 
 
 WORKER_PROCESS = textwrap.dedent("""
-    import logging, sys, time
+    import logging, sys, threading, time
     import agentdb
     from agentdb.repositories import JobStore
     from agentdb.worker import Worker
@@ -124,19 +124,25 @@ WORKER_PROCESS = textwrap.dedent("""
     db = agentdb.connect(sys.argv[1], pool_size=2, max_overflow=2)
     jobs = JobStore(db, lease=2)
 
+    said = threading.Lock()
+
+    def say(*words):
+        with said:  # one whole line at a time from the two handler threads
+            print(*words, flush=True)
+
     def quick(ctx):
-        print("start", ctx.job.id, flush=True)
+        say("start", ctx.job.id)
         time.sleep(0.5)
         return "quick done"
 
     def stubborn(ctx):
-        print("start", ctx.job.id, flush=True)
+        say("start", ctx.job.id)
         time.sleep(30)  # ignores ctx.cancelled: the grace period runs out
         return "too late"
 
     Worker(jobs, {"quick": quick, "stubborn": stubborn}, concurrency=2,
            grace_period=float(sys.argv[2]), poll_interval=0.05).run()
-    print("exited", flush=True)
+    say("exited")
 """)
 
 
@@ -152,6 +158,7 @@ def test_sigterm_lets_running_jobs_finish_then_releases_the_rest(jobs: JobStore,
         if not all(lines):
             child.kill()
             raise AssertionError(f"the worker died: {child.communicate(timeout=10)}")
+        assert all(line.startswith("start ") for line in lines), lines
         assert {line.split()[1] for line in lines} == {quick.id, stubborn.id}  # both running
         t0 = time.monotonic()
         os.kill(child.pid, signal.SIGTERM)

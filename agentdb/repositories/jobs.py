@@ -484,17 +484,18 @@ class JobStore(Repository):
                 return total
 
     def _maybe_rescue(self) -> None:
-        """rescue_expired(), at most once per rescue_interval per database (the first one a
-        rescue_interval after the database is first seen, so one claim stays one statement)."""
+        """rescue_expired(), at most once per this store's rescue_interval per database (the
+        first one a rescue_interval after the database is first seen, so one claim stays one
+        statement)."""
         clock = time.monotonic()
         try:
-            due = _RESCUE_DUE.setdefault(self.db, clock + self.rescue_interval)
+            last = _LAST_RESCUE.setdefault(self.db, clock)
         except TypeError:  # not weak-referenceable: no shared clock, rescue on every claim
-            due = clock
-        if clock < due:
+            last = clock - self.rescue_interval
+        if clock - last < self.rescue_interval:
             return
         with contextlib.suppress(TypeError):
-            _RESCUE_DUE[self.db] = clock + self.rescue_interval
+            _LAST_RESCUE[self.db] = clock
         self.rescue_expired()
 
     # -- batches -------------------------------------------------------------------------------
@@ -728,7 +729,7 @@ def _claim_order(job: Job) -> tuple[int, datetime]:
     return (-job.priority, job.run_at)  # type: ignore[return-value]  # run_at set on claim
 
 
-_RESCUE_DUE: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+_LAST_RESCUE: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 
 def _filters(status: Any, workflow_id: Any, tool_name: Any, batch_id: Any, created_after: Any,

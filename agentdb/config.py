@@ -60,6 +60,8 @@ class Config:
     tls: str = "auto"  # auto = off on loopback, the driver's default elsewhere
     prepare_threshold: int | None = 5  # psycopg automatic prepared statements; None = off
     pooling: bool = True  # False: keep no connection open between uses (SQLAlchemy's NullPool)
+    slow_query_ms: float | None = None  # statements slower than this log at WARNING; None = off
+    log_parameters: bool = False  # agentdb.sql log lines show parameter values (may be secrets)
     driver_args: Mapping[str, Any] = field(default_factory=dict)  # other URL query keys
     # Scaling out (see agentdb/pool/replicas.py): read replicas, PgBouncer, a direct URL
     replicas: tuple[Config, ...] = ()  # read-only copies; each gets its own pool
@@ -127,6 +129,8 @@ _POOL_OPTIONS: dict[str, type] = {
     "pooling": bool,
     "max_replica_lag": float,
     "pgbouncer": bool,
+    "slow_query_ms": float,
+    "log_parameters": bool,
 }
 _ENV_OPTIONS = {
     "DB_POOL_SIZE": "pool_size",
@@ -139,7 +143,7 @@ _ENV_OPTIONS = {
     "DB_MAX_REPLICA_LAG": "max_replica_lag",
 }
 _NONE_OK = ("pool_recycle", "prepare_threshold", "statement_timeout", "max_replica_lag",
-            "pgbouncer")
+            "pgbouncer", "slow_query_ms")
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -180,11 +184,12 @@ def _coerce(name: str, value: Any) -> Any:
         return number
     if name in ("pool_recycle", "statement_timeout") and number <= 0:
         return None  # like SQLAlchemy's pool_recycle=-1: never replace by age
-    if name in ("prepare_threshold", "max_replica_lag") and number < 0:
+    if name in ("prepare_threshold", "max_replica_lag", "slow_query_ms") and number < 0:
         return None  # no limit
     minimum = 1 if name == "pool_size" else 0
     if number < minimum or (kind is float and number == 0
-                            and name not in ("ping_interval", "max_replica_lag")):
+                            and name not in ("ping_interval", "max_replica_lag",
+                                             "slow_query_ms")):
         raise ConfigError(f"option {name}={value!r} is out of range (must be > {minimum - 1})")
     return number
 

@@ -28,12 +28,15 @@ import contextlib
 import difflib
 import functools
 import itertools
+import logging
 import re
 import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from logging import DEBUG, WARNING
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Literal, Protocol, cast, get_args
 
 from .convert import ADAPTERS, PLAIN, Adapter
@@ -59,6 +62,16 @@ class DatabaseLike(Protocol):
 
     @property
     def dialect(self) -> str: ...
+
+    @property
+    def config(self) -> Any: ...  # slow_query_ms, log_parameters
+
+    @property
+    def watch(self) -> bool: ...  # a hook is set or slow_query_ms is on
+
+    @property
+    def hooks(self) -> tuple[Callable[[str, str, float, int, BaseException | None], object],
+                             ...]: ...
 
     def connection(self, write: bool = False) -> AbstractContextManager[Any]: ...
 
@@ -923,6 +936,8 @@ class Queries:
                 if type(value) not in PLAIN:
                     sql = stmt.bind(params)
                     break
+        # Seeing what runs costs this one test while no hook, slow_query_ms or DEBUG log is on.
+        watch = db.watch or _LOG.isEnabledFor(DEBUG)
         while True:  # again only after a replica failed a read: it is skipped from then on
             try:
                 with db.connection(stmt.writes) as conn:
@@ -930,16 +945,25 @@ class Queries:
                     args: dict[str, Any] | None = params
                     if stmt.dialect == "mysql" and _text_size(sql, params) > PACKET_CHECK_FROM:
                         sql, args = check_packet(db, cur, stmt, sql, params), None  # escaped once
+                    start = perf_counter() if watch else 0.0
                     try:
                         cur.execute(sql, args)
-                        return stmt.fetch(cur, stmt, record)
+                        result = stmt.fetch(cur, stmt, record)
                     except Exception as exc:
                         error = translate(exc, stmt, conn)
+                        if watch:
+                            report(db, stmt, sql, params, perf_counter() - start, -1,
+                                   error or exc)
                         if error is None:
                             raise
                         raise error from exc
+                    if watch:
+                        elapsed = perf_counter() - start
             except ReplicaUnavailable:
                 continue  # the statement does not write: safe to run on another server
+            if watch:
+                report(db, stmt, sql, params, elapsed, _rowcount(stmt.kind, result, cur), None)
+            return result
 
     def stream(self, db: DatabaseLike, name: str, /, *, batch_size: int = STREAM_BATCH,
                **params: Any) -> RowStream:
@@ -993,14 +1017,20 @@ class Queries:
                     for row_params in args:
                         if _text_size(stmt.sql, row_params) > PACKET_CHECK_FROM:
                             check_packet(db, cur, stmt, stmt.sql, row_params)
+                watch = db.watch or _LOG.isEnabledFor(DEBUG)
+                start = perf_counter()
                 try:
                     cur.executemany(stmt.sql, args)
                 except Exception as exc:
                     error = translate(exc, stmt, conn)
+                    if watch:  # parameters of a batch are never logged: there are too many
+                        report(db, stmt, stmt.sql, {}, perf_counter() - start, -1, error or exc)
                     if error is None:
                         raise
                     raise error from exc
                 total += max(cur.rowcount, 0)
+                if watch:
+                    report(db, stmt, stmt.sql, {}, perf_counter() - start, cur.rowcount, None)
                 chunk = _chunk(iterator, chunk_size)
         return total
 
@@ -1034,40 +1064,55 @@ def _stream(db: DatabaseLike, stmt: Statement, sql: str, params: dict[str, Any],
             batch_size: int) -> Generator[dict[str, Any], None, None]:
     """The generator behind :meth:`Queries.stream`. An early close arrives as GeneratorExit at
     a ``yield``: it is caught, so the connection's context sees a clean exit (a caller's unit
-    of work is not doomed by a consumer that merely stopped reading)."""
+    of work is not doomed by a consumer that merely stopped reading). Reported (log, hooks)
+    once, at the end, with the time from opening to closing and the rows handed out."""
     dialect = db.dialect
+    watch = db.watch or _LOG.isEnabledFor(DEBUG)
+    start = perf_counter()
+    count = 0
+    failure: BaseException | None = None
     # A PostgreSQL server-side cursor lives in a transaction: the caller's unit, or our own.
     scope = db.transaction(readonly=True) if dialect == "postgresql" else db.connection()
     with scope as conn:
         cur = _stream_cursor(conn, dialect, batch_size)
-        try:
+
+        def fetch() -> list[Any]:
             try:
-                cur.execute(sql, params)
-                rows = cur.fetchmany(batch_size)
+                return list(cur.fetchmany(batch_size))
             except Exception as exc:
                 error = translate(exc, stmt, conn)
                 if error is None:
                     raise
                 raise error from exc
-            if rows and not isinstance(rows[0], dict):  # SQLite: tuples, made dicts here
-                names = [d[0] for d in cur.description]
-                while rows:
+
+        try:
+            try:
+                cur.execute(sql, params)
+            except Exception as exc:
+                error = translate(exc, stmt, conn)
+                if error is None:
+                    raise
+                raise error from exc
+            rows = fetch()
+            names = None if not rows or isinstance(rows[0], dict) else [
+                d[0] for d in cur.description]  # SQLite: tuples, made dicts here
+            while rows:
+                count += len(rows)
+                if names is None:
+                    yield from rows
+                else:
                     for values in rows:
                         yield dict(zip(names, values, strict=True))
-                    rows = cur.fetchmany(batch_size)
-            while rows:
-                yield from rows
-                try:
-                    rows = cur.fetchmany(batch_size)
-                except Exception as exc:
-                    error = translate(exc, stmt, conn)
-                    if error is None:
-                        raise
-                    raise error from exc
+                rows = fetch()
         except GeneratorExit:
             pass
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             cur.close()  # PostgreSQL: CLOSE; MariaDB: reads off what is left; SQLite: reset
+            if watch:
+                report(db, stmt, sql, params, perf_counter() - start, count, failure)
 
 
 _STREAMS = itertools.count()
@@ -1193,6 +1238,52 @@ def load(aggregate: str, directory: str | Path | None = None) -> Queries:
         where = f" (overrides exist: {', '.join(v[0] for v in overrides.values())})"
         raise QueryError(f"{portable}: no such SQL file{where if overrides else ''}")
     return Queries(aggregate, (label(portable), portable.read_text(encoding="utf-8")), overrides)
+
+
+# -- seeing what runs ----------------------------------------------------------------------------
+
+_LOG = logging.getLogger("agentdb.sql")
+
+
+def _rowcount(kind: str, result: Any, cur: Any) -> int:
+    """Rows returned (or affected) by a finished statement; -1 when the driver cannot say."""
+    if kind == "many":
+        return len(result)
+    if kind in ("one", "scalar"):
+        return int(result is not None)
+    if kind == "affected":
+        return int(result)
+    return int(cur.rowcount)
+
+
+def report(db: DatabaseLike, stmt: Statement, sql: str, params: Mapping[str, Any],
+           seconds: float, rowcount: int, error: BaseException | None) -> None:
+    """Tell the ``agentdb.sql`` log and the database's hooks about one statement: DEBUG with
+    its tag, duration and row count (parameter values only with ``log_parameters``), WARNING
+    past ``slow_query_ms``. Never raises: a broken hook is logged, not propagated."""
+    tag = f"{stmt.aggregate}.{stmt.name}"
+    ms = seconds * 1000
+    config = db.config
+    slow = config.slow_query_ms
+    level = WARNING if slow is not None and ms >= slow else DEBUG
+    if _LOG.isEnabledFor(level):
+        message = "%s %.3f ms, %d rows"
+        args: tuple[Any, ...] = (tag, ms, rowcount)
+        if level == WARNING:
+            message = "slow statement " + message + f" (slow_query_ms={slow:g})"
+        if error is not None:
+            message += ", failed: %s"
+            args += (type(error).__name__,)
+        if config.log_parameters:
+            message += ", params %r"
+            args += (dict(params),)
+        _LOG.log(level, message, *args, extra={
+            "sql_tag": tag, "duration_ms": ms, "rowcount": rowcount})
+    for hook in db.hooks:
+        try:
+            hook(tag, sql, ms, rowcount, error)
+        except Exception:
+            _LOG.warning("query hook %r failed for %s", hook, tag, exc_info=True)
 
 
 # -- driver errors --------------------------------------------------------------------------------

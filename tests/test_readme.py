@@ -36,3 +36,22 @@ def test_the_queue_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     example = next(b for b in python_blocks() if 'agentdb.connect("sqlite:///queue.db")' in b)
     monkeypatch.chdir(tmp_path)
     exec(compile(example, "README.md", "exec"), {})
+
+
+def test_the_opentelemetry_hook_example_runs(tmp_path: Path) -> None:
+    import agentdb
+    from agentdb.queries import Queries
+
+    example = next(b for b in python_blocks() if "span_per_statement" in b)
+    db = agentdb.connect(f"sqlite:///{tmp_path / 'otel.db'}")
+    try:
+        scope: dict[str, object] = {"db": db}
+        exec(compile(example, "README.md", "exec"), scope)
+        assert db.hooks == (scope["span_per_statement"],)
+        queries = Queries.from_text("-- name: q :scalar\nSELECT 1", "otel")
+        assert queries.run(db, "q") == 1
+        with pytest.raises(agentdb.QueryError):
+            Queries.from_text("-- name: bad :scalar\nSELECT * FROM nowhere", "otel").run(
+                db, "bad")
+    finally:
+        db.close()

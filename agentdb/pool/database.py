@@ -34,11 +34,14 @@ from ..errors import (
     DatabaseUnavailable,
     PoolTimeout,
     TransactionError,
+    ValidationError,
 )
 from .base import Backend, HealthReport, PoolStats
 from .replicas import Router, direct_config
 
 T = TypeVar("T")
+# hook(tag, sql, duration_ms, rowcount, error): see Database.add_hook
+QueryHook = Callable[[str, str, float, int, BaseException | None], object]
 
 
 def _sqlite_write_lock(config: Config) -> Lock:
@@ -83,7 +86,28 @@ class Database:
         self._lock_reads = config.memory
         self._closed = False
         self._replicas: Router | None = Router(self) if config.replicas else None
+        # Observers of every statement (see add_hook); ``watch`` is the one flag a statement
+        # reads when no hook is set and slow_query_ms is off, so not watching costs a test.
+        self.hooks: tuple[QueryHook, ...] = ()
+        self.watch = config.slow_query_ms is not None
         _LIVE.add(self)
+
+    # -- seeing what runs ------------------------------------------------------------------------
+
+    def add_hook(self, hook: QueryHook) -> None:
+        """Call ``hook(tag, sql, duration_ms, rowcount, error)`` after every statement on this
+        database (``tag`` like ``"jobs.get_job"``, ``error`` None or the exception raised),
+        for metrics and tracing. Parameters are never passed. A hook that raises is logged
+        and otherwise ignored: it cannot fail the statement."""
+        if not callable(hook):
+            raise ValidationError("hook", "must be callable")
+        self.hooks = (*self.hooks, hook)
+        self.watch = True
+
+    def remove_hook(self, hook: QueryHook) -> None:
+        """Stop calling ``hook`` (a hook never added is ignored)."""
+        self.hooks = tuple(h for h in self.hooks if h != hook)
+        self.watch = bool(self.hooks) or self.config.slow_query_ms is not None
 
     # -- units of work -------------------------------------------------------------------------
 

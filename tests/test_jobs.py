@@ -533,6 +533,9 @@ class Spy:
 
     acquire = transaction
 
+    def __getattr__(self, name: str) -> Any:  # watch, hooks, config: the Database's own
+        return getattr(self.db, name)
+
 
 def test_single_statement_methods_run_bare(db: Database) -> None:
     """One statement, one checkout, no unit of work (so no BEGIN/COMMIT round trips)."""

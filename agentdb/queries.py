@@ -1187,6 +1187,8 @@ def _copy(db: DatabaseLike, stmt: Statement, plan: tuple[str, tuple[str, ...]],
     """Stream every row through one COPY; a bad row (or any error) aborts all of it."""
     sql, order = plan
     count = 0
+    watch = db.watch or _LOG.isEnabledFor(DEBUG)
+    start = perf_counter()
     with db.connection(True) as conn:  # bare: one COPY is one atomic statement
         cur = stmt.cursor(conn)
         try:
@@ -1202,9 +1204,13 @@ def _copy(db: DatabaseLike, stmt: Statement, plan: tuple[str, tuple[str, ...]],
                     chunk = _chunk(rest, CHUNK_SIZE)
         except Exception as exc:
             error = translate(exc, stmt, conn)
+            if watch:  # reported as the statement it stands for, never with its rows
+                report(db, stmt, stmt.sql, {}, perf_counter() - start, -1, error or exc)
             if error is None:
                 raise
             raise error from exc
+    if watch:
+        report(db, stmt, stmt.sql, {}, perf_counter() - start, count, None)
     return count
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -40,7 +41,10 @@ def debug_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 
 def lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "agentdb.sql"]
+    """This test's own agentdb.sql records (other threads of the session may log too)."""
+    me = threading.get_ident()
+    return [r for r in caplog.records if r.name == "agentdb.sql" and r.thread == me
+            and getattr(r, "sql_tag", "").startswith("obs.")]
 
 
 def test_debug_log_names_the_statement_its_time_and_rows_never_the_values(

@@ -16,6 +16,8 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .errors import ConfigError
+
 if TYPE_CHECKING:
     from .pool import Database
 
@@ -120,8 +122,10 @@ class Listener:
 
 
 def _connect_kwargs(db: Database) -> dict[str, Any]:
-    """psycopg.connect() arguments for the database's server, from its config."""
-    c = db.config
+    """psycopg.connect() arguments for the database's server itself: ``direct_url=`` when
+    given, since a LISTEN through PgBouncer in transaction mode would never hear anything
+    (ConfigError there without one)."""
+    c = db.direct_config("LISTEN")
     kwargs: dict[str, Any] = {**c.driver_args, "host": c.host, "port": c.port,
                               "user": c.username, "dbname": c.database, "autocommit": True,
                               "connect_timeout": max(2, round(c.connect_timeout))}
@@ -135,7 +139,11 @@ def _connect_kwargs(db: Database) -> dict[str, Any]:
 def wakeup_for(db: Database, poll_max: float) -> Listener | Poller:
     """LISTEN on PostgreSQL, a backing-off poll elsewhere."""
     if db.dialect == "postgresql":
-        return Listener(db)
+        try:
+            return Listener(db)
+        except ConfigError as exc:  # behind PgBouncer with no direct_url=: poll instead
+            log.warning("agentdb worker: no LISTEN (%s); polling every %.2f s at most", exc,
+                        poll_max)
     return Poller(poll_max=poll_max)
 
 

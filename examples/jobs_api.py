@@ -11,28 +11,31 @@ Run it (any backend; the schema is migrated at startup)::
     curl localhost:8000/api/jobs/<id>/logs
     curl localhost:8000/health/db
 
-``POST /api/run`` answers at once (202) with the new job; the tool runs after the response, as
-a FastAPI background task, and stores its result and log lines as it goes. Endpoints are
-``async def`` and await agentdb's async repositories (``AsyncJobStoreDep``), which run the
-blocking drivers in agentdb's own threads, bounded by the pool; the tools themselves run in a
-worker thread (``asyncio.to_thread``), so the event loop never blocks.
+``POST /api/run`` answers at once (202) with the new job; an :class:`agentdb.Worker` started
+with the app claims it (woken by NOTIFY on PostgreSQL, polling elsewhere), runs its tool under a
+lease with heartbeats, and stores its result and log lines. A job whose tool fails, or whose
+output cannot be saved, ends ``failed`` with the reason; a process killed mid-job loses its
+lease and another worker takes the job. Endpoints are ``async def`` and await agentdb's async
+repositories (``AsyncJobStoreDep``), which run the blocking drivers in agentdb's own threads,
+bounded by the pool, so the event loop never blocks. Several API processes can run side by side:
+each has its own worker, and each job runs once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import BackgroundTasks, FastAPI, Query
+from fastapi import FastAPI, Query
 from pydantic import BaseModel, Field
 
-from agentdb import AsyncRepository, Database, DatabaseUnavailable, NotFound, ValidationError
+from agentdb import Database, NotFound, ValidationError, Worker
 from agentdb.integrations.fastapi import (
     AsyncJobStoreDep,
     health_route,
@@ -40,8 +43,10 @@ from agentdb.integrations.fastapi import (
     lifespan,
 )
 from agentdb.repositories.jobs import JobStore
+from agentdb.worker import JobContext
 
 WORKER_ID = f"api-{os.getpid()}"
+MAX_ATTEMPTS = 1  # these tools are deterministic: a failed run would fail again
 ToolOutput = tuple[str, list[str]]  # stdout, output files
 
 
@@ -88,48 +93,26 @@ TOOLS: dict[str, Callable[[dict[str, Any]], ToolOutput]] = {
 }
 
 
-async def run_job(jobs: AsyncRepository[JobStore], job_id: str) -> None:
-    """Run one job: take it (pending -> running), run its tool in a worker thread, store the
-    result and logs, then complete it; if anything fails on the way (the tool, or saving its
-    output), the job ends ``failed`` with the reason. Runs after the response, on the loop."""
-    try:
-        job = await jobs.start(job_id, worker_id=WORKER_ID)
-    except (NotFound, ValidationError):  # deleted, cancelled or taken meanwhile: not ours
-        return
-    except DatabaseUnavailable:  # still pending: a worker (or a retry) takes it later
-        return
-    try:
-        await jobs.add_log(job_id, "INFO", f"{WORKER_ID} started {job.tool_name}")
-        stdout, files = await asyncio.to_thread(TOOLS[job.tool_name], job.parameters or {})
-        await jobs.save_result(job_id, stdout=stdout, return_code=0, output_files=files)
-        await jobs.add_log(job_id, "INFO", f"finished: {len(stdout)} characters of output")
-        await jobs.complete(job_id)
-    except Exception as exc:
-        await _fail(jobs, job_id, exc)
+def _handler(tool: Callable[[dict[str, Any]], ToolOutput]) -> Callable[[JobContext], Any]:
+    """A Worker handler for one tool: log lines around it, its output as the job's result,
+    and a failing tool's reason saved as stderr before the Worker fails the job with it."""
 
-
-async def _fail(jobs: AsyncRepository[JobStore], job_id: str, exc: Exception,
-                patience: float = 30.0) -> None:
-    """Mark the job failed with the reason, retrying for a while if the database is away.
-    The reason is cleaned and cut so that it can always be saved itself."""
-    reason = f"{type(exc).__name__}: {exc}"
-    reason = reason.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:2000]
-    deadline = time.monotonic() + patience
-    delay = 0.1
-    while True:
+    def handle(ctx: JobContext) -> dict[str, Any]:
+        ctx.log("INFO", f"{ctx.worker_id} started {ctx.job.tool_name}")
         try:
-            with contextlib.suppress(ValidationError, NotFound):
-                await jobs.save_result(job_id, stderr=reason, return_code=1)
-                await jobs.add_log(job_id, "ERROR", reason)
-            await jobs.fail(job_id, error_message=reason)
-            return
-        except (NotFound, ValidationError):  # finished or gone meanwhile: nothing to mark
-            return
-        except DatabaseUnavailable:
-            if time.monotonic() >= deadline:
-                return  # left running; a lease rescue or an operator picks it up
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            stdout, files = tool(ctx.parameters)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            ctx.jobs.save_result(ctx.job.id, stderr=reason, return_code=1,
+                                 worker_id=ctx.worker_id)
+            raise
+        ctx.log("INFO", f"finished: {len(stdout)} characters of output")
+        return {"stdout": stdout, "return_code": 0, "output_files": files}
+
+    return handle
+
+
+HANDLERS = {name: _handler(tool) for name, tool in TOOLS.items()}
 
 
 # -- the API ------------------------------------------------------------------------------------
@@ -153,23 +136,35 @@ def create_app(database: str | Database | None = None, **options: Any) -> FastAP
     """The service on ``database`` (a URL or an open Database; default: ``DATABASE_URL``,
     else ``sqlite:///agentdb.db``); the schema is migrated at startup, or, if the database
     is down then, by the first request after it comes back (until then: 503)."""
-    app = FastAPI(title="agentdb jobs API", lifespan=lifespan(database, migrate=True,
-                                                                **options))
+    database_lifespan = lifespan(database, migrate=True, **options)
+
+    @asynccontextmanager
+    async def with_worker(app: FastAPI) -> AsyncIterator[None]:
+        """The database's lifespan, plus a Worker running the tools while the app runs (it
+        claims nothing while the database is down, and picks up once it is back)."""
+        async with database_lifespan(app):
+            worker = Worker(JobStore(app.state.db), HANDLERS, concurrency=2,
+                            worker_id=WORKER_ID, poll_interval=0.2).start()
+            try:
+                yield
+            finally:
+                worker.stop()
+                await asyncio.to_thread(worker.join, 15)
+
+    app = FastAPI(title="agentdb jobs API", lifespan=with_worker)
     install_error_handlers(app)
     health_route(app, "/health/db")
 
     @app.post("/api/run", status_code=202)
-    async def run(request: RunRequest, background: BackgroundTasks, jobs: AsyncJobStoreDep,
-                  ) -> dict[str, Any]:
+    async def run(request: RunRequest, jobs: AsyncJobStoreDep) -> dict[str, Any]:
         if request.tool not in TOOLS:
             raise ValidationError("tool", f"must be one of {', '.join(TOOLS)}; "
                                           f"got {request.tool!r}")
         async with jobs.adb.transaction():  # the job and its first log line, or neither
             job = await jobs.create(request.tool, parameters=request.parameters,
-                                    priority=request.priority)
+                                    priority=request.priority, max_attempts=MAX_ATTEMPTS)
             await jobs.add_log(job.id, "INFO", "queued")
-        background.add_task(run_job, jobs, job.id)
-        return job.to_dict()
+        return job.to_dict()  # the worker takes it from here
 
     @app.get("/api/jobs")
     async def list_jobs(

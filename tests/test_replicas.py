@@ -33,6 +33,7 @@ from agentdb import (
     WorkflowRepository,
 )
 from agentdb.config import parse_config
+from agentdb.wakeup import Listener, Poller, wakeup_for
 
 # -- topologies ----------------------------------------------------------------------------------
 
@@ -402,11 +403,19 @@ def test_migrations_through_pgbouncer_are_refused_or_use_direct_url(
             agentdb.migrate(db)
         with pytest.raises(ConfigError, match=r"LISTEN.*direct_url"):
             db.direct_config("LISTEN")
+        assert isinstance(wakeup_for(db, 0.5), Poller)  # the worker polls instead of LISTEN
     finally:
         db.close()
     db = agentdb.connect(bouncer.url, direct_url=primary.url, pool_size=1)
     try:
         assert agentdb.migrate(db) == []  # ran on the primary itself: nothing pending
         assert db.direct_config("LISTEN").port == primary.port
+        listener = wakeup_for(db, 0.5)  # the queue's LISTEN goes to the primary itself
+        try:
+            assert isinstance(listener, Listener)
+            JobStore(db).create("woken")  # NOTIFY from the insert, through PgBouncer
+            assert listener.wait(5.0)
+        finally:
+            listener.close()
     finally:
         db.close()

@@ -441,19 +441,15 @@ class Router:
             node.close()
 
 
-class _Route:
-    """Stands in for the Database inside one read's ``_Unit``/``_Borrow``: same thread-local
-    (nesting works as always), connection from the router, and, when that connection was a
-    replica's and broke, a ReplicaUnavailable that says "run it again" (``Queries.run`` does)."""
+class _StandIn:
+    """What a stand-in shares with the primary Database it replaces inside ``_Unit`` and
+    ``_Borrow``: the context's unit of work and the checkout-wait samples."""
 
-    __slots__ = ("chosen", "node", "router")
-    chosen: Backend
-    node: Node | None
+    __slots__ = ("router",)
 
     def __init__(self, router: Router) -> None:
         self.router = router
 
-    # what _Unit and _Borrow use of a Database
     @property
     def _unit(self) -> Any:
         return self.router.primary._unit
@@ -466,6 +462,17 @@ class _Route:
     def _tick(self) -> Any:
         return self.router.primary._tick
 
+
+class _Route(_StandIn):
+    """Stands in for the Database inside one read's ``_Unit``/``_Borrow``: same thread-local
+    (nesting works as always), connection from the router, and, when that connection was a
+    replica's and broke, a ReplicaUnavailable that says "run it again" (``Queries.run`` does)."""
+
+    __slots__ = ("chosen", "node")
+    chosen: Backend
+    node: Node | None
+
+    # what _Unit and _Borrow use of a Database (the rest comes from _StandIn)
     @property
     def _backend(self) -> _Route:
         return self
@@ -496,28 +503,16 @@ class _Route:
             raise self.router.replica_failed(self.node, None)
 
 
-class _Writer:
+class _Writer(_StandIn):
     """Stands in for the primary in a writing ``_Unit`` or lone write: the same pool, and
     after a commit the context's read-your-writes position is recorded on the connection
     (``@@last_gtid`` is per session), before it goes back to the pool."""
 
-    __slots__ = ("in_unit", "router")
+    __slots__ = ("in_unit",)
 
     def __init__(self, router: Router, in_unit: bool) -> None:
-        self.router = router
+        super().__init__(router)
         self.in_unit = in_unit
-
-    @property
-    def _unit(self) -> Any:
-        return self.router.primary._unit
-
-    @property
-    def _waits(self) -> Any:
-        return self.router.primary._waits
-
-    @property
-    def _tick(self) -> Any:
-        return self.router.primary._tick
 
     @property
     def _backend(self) -> _Writer:

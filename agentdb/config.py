@@ -203,11 +203,32 @@ def _driver_value(value: str) -> Any:
     return value
 
 
+# SQLAlchemy's create_engine() keywords a porting user is likely to pass, and where agentdb
+# has the same thing: the ConfigError for an unknown option points there.
+_SQLALCHEMY_SPELLINGS = {
+    "pool_pre_ping": "use pre_ping",
+    "poolclass": "use pooling=False for NullPool",
+    "echo": 'use logging.getLogger("agentdb.sql").setLevel(logging.DEBUG)',
+    "echo_pool": "use db.stats()",
+    "isolation_level": "sessions run READ COMMITTED; to choose another, pass the driver's "
+                       "options=-c default_transaction_isolation=... (PostgreSQL) or "
+                       "init_command (MariaDB)",
+    "connect_args": "pass driver options as keywords or in the URL's query string",
+    "future": "not needed",
+}
+
+
+def _unknown(dialect: Dialect, names: list[str]) -> ConfigError:
+    hints = [f"{n}: {_SQLALCHEMY_SPELLINGS[n]}" for n in names if n in _SQLALCHEMY_SPELLINGS]
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    return ConfigError(f"unknown option(s) for {dialect}: {', '.join(names)}{hint}")
+
+
 def _check_driver_args(dialect: Dialect, args: Mapping[str, Any]) -> None:
     if not args:
         return
     if dialect == "sqlite":
-        raise ConfigError(f"unknown option(s) for sqlite: {', '.join(sorted(args))}")
+        raise _unknown(dialect, sorted(args))
     if dialect == "postgresql":
         from psycopg import pq
 
@@ -222,7 +243,7 @@ def _check_driver_args(dialect: Dialect, args: Mapping[str, Any]) -> None:
         known -= {"self", "password", "passwd", "cursorclass", "autocommit"}
     unknown = sorted(set(args) - known)
     if unknown:
-        raise ConfigError(f"unknown option(s) for {dialect}: {', '.join(unknown)}")
+        raise _unknown(dialect, unknown)
 
 
 _ENCODE_HINT = "percent-encode / ? # @ in the user name or password (%2F %3F %23 %40)"

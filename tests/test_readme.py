@@ -55,3 +55,23 @@ def test_the_opentelemetry_hook_example_runs(tmp_path: Path) -> None:
                 db, "bad")
     finally:
         db.close()
+
+
+def test_the_coming_from_sqlalchemy_example_runs(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    example = next(b for b in python_blocks() if 'agentdb.connect("sqlite:///ported.db"' in b)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {})
+    assert (tmp_path / "ported.db").exists()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///x.db", "postgresql://u@127.0.0.1/app",
+                                 "mysql://u@127.0.0.1/app"])
+@pytest.mark.parametrize("option, pointer", [("pool_pre_ping", "use pre_ping"),
+                                             ("poolclass", "pooling=False"),
+                                             ("echo", "agentdb.sql")])
+def test_sqlalchemy_keywords_point_to_agentdbs_own(url: str, option: str, pointer: str) -> None:
+    import agentdb
+
+    with pytest.raises(agentdb.ConfigError, match=pointer):
+        agentdb.connect(url, **{option: True})

@@ -232,7 +232,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         problems.append(f"cannot reach the database: {health['error']}")
     else:
         try:
-            states = _status(config)
+            states = _status(config, args.dir)
         except AgentDBError as exc:
             problems.append(f"cannot read the migration status: {exc}")
             report["migrations"] = {"error": str(exc)}
@@ -240,8 +240,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             pending = [s.id for s in states if not s.applied]
             report["migrations"] = {"applied": len(states) - len(pending), "pending": pending}
             if pending:
+                dirs = "".join(f" --dir {d}" for d in args.dir or [])
                 problems.append(f"{len(pending)} pending migration(s): {', '.join(pending)}; "
-                                f"run `{PROG} migrate`")
+                                f"run `{PROG} migrate{dirs}`")
     report["status"] = "unhealthy" if problems else "healthy"
     report["problems"] = problems
     if args.json:
@@ -659,6 +660,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "Connect, time a SELECT 1, look for pending migrations and show the pool. Exits "
                 "0 only when the database answers and no migration is pending, so it can serve "
                 "as a readiness probe.")
+    p.add_argument("--dir", action="append", metavar="PATH",
+                   help="a folder of the application's own yoyo migrations, counted with "
+                   "agentdb's when looking for pending ones (as for migrate --dir); repeatable")
     json_flag(p)
 
     p = command("cleanup", cmd_cleanup, "delete old finished jobs (retention)",

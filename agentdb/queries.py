@@ -1223,16 +1223,20 @@ def _chunk(rows: Iterator[Mapping[str, Any]], size: int) -> list[Mapping[str, An
     return chunk
 
 
-@functools.cache
-def load(aggregate: str, directory: str | Path | None = None) -> Queries:
-    """The queries of ``<directory>/<aggregate>.sql`` plus ``<directory>/<dialect>/<aggregate>.sql``
-    overrides, parsed and converted once (cached per aggregate and directory)."""
+def load(aggregate: str, path: str | Path | None = None) -> Queries:
+    """The queries of ``<path>/<aggregate>.sql`` plus ``<path>/<dialect>/<aggregate>.sql``
+    overrides, parsed and converted once (cached per aggregate and resolved folder, however
+    it is spelled); ``path`` is the application's SQL folder, agentdb's own ``sql/`` when left
+    out."""
     if not re.fullmatch(r"[A-Za-z_]\w*", aggregate):
         raise QueryError(f"aggregate name {aggregate!r} must be an identifier")
-    root = (Path(directory) if directory is not None else sql_dir()).resolve()
+    return _load(aggregate, (Path(path) if path is not None else sql_dir()).resolve())
 
-    def label(path: Path) -> str:  # sql/postgresql/jobs.sql: short, and says which file
-        return str(path.relative_to(root.parent))
+
+@functools.cache
+def _load(aggregate: str, root: Path) -> Queries:
+    def label(file: Path) -> str:  # sql/postgresql/jobs.sql: short, and says which file
+        return str(file.relative_to(root.parent))
 
     portable = root / f"{aggregate}.sql"
     overrides = {

@@ -13,11 +13,13 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Databases
 from test_migrations import MIGRATION_IDS, TABLES, tables
 
+from agentdb.cli import main
 from agentdb.config import Config, parse_config
 from agentdb.errors import MigrationError
 from agentdb.migrate import migrate, migration_sources, migration_status, rollback
@@ -128,6 +130,29 @@ def test_cli_dir_applies_lists_and_rolls_back(
     assert isinstance(out, dict) and [m["id"] for m in out["migrations"]][-1] == "app_0001_orders"
     out = cli_json("--database", url, "migrate", "--dir", str(APP), "--rollback", "1", "--json")
     assert isinstance(out, dict) and out["rolled_back"] == APP_IDS
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
+def test_cli_check_dir_counts_the_applications_migrations(
+    dialect: str, make_db: Databases, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = make_db.url(dialect)
+    config = parse_config(url)
+    migrate(config)  # agentdb's own only: the application's are pending
+
+    def check(*dirs: str) -> tuple[int, dict[str, Any]]:
+        code = main(["check", "-d", url, *(a for d in dirs for a in ("--dir", d)), "--json"])
+        return code, json.loads(capsys.readouterr().out)
+
+    code, doc = check()
+    assert code == 0 and doc["migrations"]["pending"] == []
+    code, doc = check(str(APP))
+    assert code == 1 and doc["migrations"]["pending"] == APP_IDS
+    assert f"migrate --dir {APP}" in doc["problems"][0]
+    migrate(config, extra=[APP])
+    code, doc = check(str(APP))
+    assert code == 0 and doc["migrations"]["pending"] == []
+    assert doc["migrations"]["applied"] == len(MIGRATION_IDS) + len(APP_IDS)
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ def one(sql: str, **overrides: str) -> Queries:
 def test_load_reads_names_kinds_docs_and_overrides() -> None:
     queries = load("items", FIXTURES)
     assert load("items", FIXTURES) is queries  # parsed once
+    assert load("items", path=str(FIXTURES)) is queries  # however the folder is spelled
     assert "get_item" in queries and len(queries) == len(list(queries))
     q = queries["list_items"]
     assert (q.kind, q.doc, q.params) == ("many", "Items with the given ids, in id order.", ("ids",))

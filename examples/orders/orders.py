@@ -46,7 +46,7 @@ class Revenue(Record):
 class OrderRepository(Repository):
     """Orders of agentdb's users."""
 
-    queries = load("orders", HERE / "sql")
+    queries = load("orders", path=HERE / "sql")
 
     def place(self, user_id: str, item: str, quantity: int, unit_cents: int) -> Order:
         if quantity < 1:

@@ -625,3 +625,81 @@ def parse_int_list(text: str) -> list[int]:
     if not values or any(v < 1 for v in values):
         raise ValueError(f"expected a comma-separated list of positive integers, got {text!r}")
     return values
+
+
+# -- the SQLAlchemy ORM baseline's models --------------------------------------------------------
+
+
+@functools.cache
+def sqlalchemy_job_models() -> tuple[Any, Any]:
+    """``(JobRow, JobResultRow)``: agentdb's jobs and job_results tables mapped for the
+    SQLAlchemy ORM baselines (compare.py sync, async_ops.py asyncio), declared once here and
+    only when asked, since SQLAlchemy is a bench-extra dependency."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from sqlalchemy import orm
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    class UtcDateTime(sa.types.TypeDecorator[datetime]):
+        """Aware UTC datetimes stored as agentdb stores them: timestamptz on PostgreSQL, naive
+        UTC DATETIME(6) on MariaDB, fixed-width ISO-8601 text on SQLite."""
+
+        impl = sa.DateTime(timezone=True)
+        cache_ok = True
+
+        def load_dialect_impl(self, dialect: sa.Dialect) -> Any:
+            if dialect.name == "sqlite":
+                return dialect.type_descriptor(sa.String())
+            return dialect.type_descriptor(sa.DateTime(timezone=dialect.name == "postgresql"))
+
+        def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
+            if value is None:
+                return None
+            if dialect.name == "sqlite":
+                return value.astimezone(UTC).isoformat(timespec="microseconds")
+            if dialect.name == "mysql":
+                return value.astimezone(UTC).replace(tzinfo=None)
+            return value
+
+        def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+            if value is None:
+                return None
+            stamp: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+            return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+    class Base(orm.DeclarativeBase):
+        pass
+
+    json_type = sa.JSON().with_variant(JSONB(), "postgresql")
+
+    class JobRow(Base):
+        __tablename__ = "jobs"
+
+        id = orm.mapped_column(sa.String(36), primary_key=True)
+        tool_name = orm.mapped_column(sa.String(255))
+        status = orm.mapped_column(sa.String(16))
+        priority = orm.mapped_column(sa.Integer)
+        batch_id = orm.mapped_column(sa.String(36))
+        workflow_id = orm.mapped_column(sa.String(36))
+        user_id = orm.mapped_column(sa.String(36))
+        parameters = orm.mapped_column(json_type)
+        worker_id = orm.mapped_column(sa.String(255))
+        created_at = orm.mapped_column(UtcDateTime)
+        updated_at = orm.mapped_column(UtcDateTime)
+        started_at = orm.mapped_column(UtcDateTime)
+        completed_at = orm.mapped_column(UtcDateTime)
+        duration = orm.mapped_column(sa.Float)
+        error_message = orm.mapped_column(sa.Text)
+
+    class JobResultRow(Base):
+        __tablename__ = "job_results"
+
+        job_id = orm.mapped_column(sa.String(36), sa.ForeignKey("jobs.id"), primary_key=True)
+        stdout = orm.mapped_column(sa.Text)
+        stderr = orm.mapped_column(sa.Text)
+        return_code = orm.mapped_column(sa.Integer)
+        output_files = orm.mapped_column(json_type)
+        created_at = orm.mapped_column(UtcDateTime)
+
+    return JobRow, JobResultRow

@@ -624,7 +624,6 @@ def sqlalchemy_ways() -> dict[str, type[Way]]:
     try:
         import sqlalchemy as sa
         from sqlalchemy import orm as sa_orm
-        from sqlalchemy.dialects.postgresql import JSONB
     except ImportError:
         return {}
 
@@ -762,71 +761,7 @@ def sqlalchemy_ways() -> dict[str, type[Way]]:
             self.engine.dispose()
 
 
-    class UtcDateTime(sa.types.TypeDecorator[datetime]):
-        """Aware UTC datetimes stored as agentdb stores them: timestamptz on PostgreSQL, naive UTC
-        DATETIME(6) on MariaDB, fixed-width ISO-8601 text on SQLite."""
-
-        impl = sa.DateTime(timezone=True)
-        cache_ok = True
-
-        def load_dialect_impl(self, dialect: sa.Dialect) -> Any:
-            if dialect.name == "sqlite":
-                return dialect.type_descriptor(sa.String())
-            return dialect.type_descriptor(sa.DateTime(timezone=dialect.name == "postgresql"))
-
-        def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
-            if value is None:
-                return None
-            if dialect.name == "sqlite":
-                return value.astimezone(UTC).isoformat(timespec="microseconds")
-            if dialect.name == "mysql":
-                return value.astimezone(UTC).replace(tzinfo=None)
-            return value
-
-        def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
-            if value is None:
-                return None
-            stamp: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-            return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
-
-
-    class Base(sa_orm.DeclarativeBase):
-        pass
-
-
-    JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
-
-
-    class JobRow(Base):
-        __tablename__ = "jobs"
-
-        id = sa_orm.mapped_column(sa.String(36), primary_key=True)
-        tool_name = sa_orm.mapped_column(sa.String(255))
-        status = sa_orm.mapped_column(sa.String(16))
-        priority = sa_orm.mapped_column(sa.Integer)
-        batch_id = sa_orm.mapped_column(sa.String(36))
-        workflow_id = sa_orm.mapped_column(sa.String(36))
-        user_id = sa_orm.mapped_column(sa.String(36))
-        parameters = sa_orm.mapped_column(JSONType)
-        worker_id = sa_orm.mapped_column(sa.String(255))
-        created_at = sa_orm.mapped_column(UtcDateTime)
-        updated_at = sa_orm.mapped_column(UtcDateTime)
-        started_at = sa_orm.mapped_column(UtcDateTime)
-        completed_at = sa_orm.mapped_column(UtcDateTime)
-        duration = sa_orm.mapped_column(sa.Float)
-        error_message = sa_orm.mapped_column(sa.Text)
-
-
-    class JobResultRow(Base):
-        __tablename__ = "job_results"
-
-        job_id = sa_orm.mapped_column(
-            sa.String(36), sa.ForeignKey("jobs.id"), primary_key=True)
-        stdout = sa_orm.mapped_column(sa.Text)
-        stderr = sa_orm.mapped_column(sa.Text)
-        return_code = sa_orm.mapped_column(sa.Integer)
-        output_files = sa_orm.mapped_column(JSONType)
-        created_at = sa_orm.mapped_column(UtcDateTime)
+    JobRow, JobResultRow = common.sqlalchemy_job_models()
 
 
     class Orm(Way):

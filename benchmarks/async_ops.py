@@ -14,6 +14,11 @@ rotated order per round; a way's figure is the median over rounds of its ops/s, 
 columns are medians of per-round ratios, so machine noise hits both sides alike. CPU per op is
 this process's CPU (threads included) divided by ops.
 
+Fair to the SQLAlchemy ways as their users would be: on MariaDB the engine runs READ COMMITTED
+(agentdb's sessions do; REPEATABLE READ makes the ORM claim deadlock), and a unit the server
+rolled back (deadlock, lock wait timeout, serialization failure) runs again up to 3 times with
+jittered backoff, as agentdb's ``run_in_transaction`` would; the table counts those retries.
+
 Stalls: during each 64-task run a probe task sleeps 1 ms at a time and counts wake-ups more
 than 10 ms late (the event loop was blocked).
 
@@ -26,14 +31,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter, process_time
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -57,6 +64,9 @@ TARGET_CORE = 1.0
 TARGET_PSYCOPG = 0.85
 POOL_CAP = 16
 AsyncOp = Callable[[int], Awaitable[Any]]
+T = TypeVar("T")
+RETRIES = 3  # as agentdb's run_in_transaction: a unit the server rolled back runs again
+retried: Counter[str] = Counter()  # units run again, per way, in the current cell
 
 
 class Way:
@@ -183,8 +193,12 @@ def _sa_engine(ctx: Context, size: int) -> Any:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     args: dict[str, Any] = {"charset": "utf8mb4"} if ctx.dialect == "mysql" else {}
+    # MariaDB: READ COMMITTED, as agentdb's sessions (agentdb/pool/mysql.py); under the default
+    # REPEATABLE READ the ORM's claim deadlocks (1213) on gap locks beside concurrent inserts.
+    options: dict[str, Any] = {"isolation_level": "READ COMMITTED"} \
+        if ctx.dialect == "mysql" else {}
     engine = create_async_engine(_sa_url(ctx), pool_size=size, max_overflow=0,
-                                 connect_args=args)
+                                 connect_args=args, **options)
     if ctx.dialect == "sqlite":  # the same PRAGMAs and real transactions as agentdb's
         @sa.event.listens_for(engine.sync_engine, "connect")
         def pragmas(dbapi_conn: Any, record: Any) -> None:
@@ -206,6 +220,35 @@ def _json(ctx: Context, value: Any) -> Any:
     return json.dumps(value)
 
 
+def _rolled_back(exc: BaseException) -> bool:
+    """The server rolled the whole unit back and it may simply run again: a deadlock or a lock
+    wait timeout (MariaDB 1213 / 1205), a deadlock or serialization failure (PostgreSQL)."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return False
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    code = orig.args[0] if getattr(orig, "args", None) else None
+    return code in (1213, 1205) or state in ("40P01", "40001")
+
+
+async def _retrying(way: str, unit: Callable[[], Awaitable[T]]) -> T:
+    """What a SQLAlchemy user writes around a unit of work (agentdb's ``run_in_transaction``
+    does the same): run it again, up to RETRIES times with jittered backoff, when the server
+    rolled it back; each retry is counted and printed."""
+    from sqlalchemy.exc import DBAPIError
+
+    attempt = 0
+    while True:
+        try:
+            return await unit()
+        except DBAPIError as exc:
+            if attempt >= RETRIES or not _rolled_back(exc):
+                raise
+        retried[way] += 1
+        await asyncio.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
+        attempt += 1
+
+
 class Core(Way):
     name = "core"
 
@@ -224,13 +267,19 @@ class Core(Way):
         def now(after: float = 0.0) -> Any:  # asyncpg binds aware datetimes, not text
             return datetime.now(UTC) + timedelta(seconds=after) if pg else ctx.now(after)
 
+        async def write(statement: str, params: dict[str, Any]) -> None:
+            async def unit() -> None:
+                async with writer.begin() as conn:
+                    await conn.execute(text[statement], params)
+
+            await _retrying("core", unit)
+
         async def insert(priority: int) -> None:
-            async with writer.begin() as conn:
-                await conn.execute(text["insert_job"], {
-                    "id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
-                    "priority": priority, "batch_id": None, "workflow_id": None,
-                    "user_id": None, "parameters": _json(ctx, PARAMS), "created_at": now(),
-                    "run_at": now(), "max_attempts": 1, "dedupe_key": None})
+            await write("insert_job", {
+                "id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
+                "priority": priority, "batch_id": None, "workflow_id": None,
+                "user_id": None, "parameters": _json(ctx, PARAMS), "created_at": now(),
+                "run_at": now(), "max_attempts": 1, "dedupe_key": None})
 
         async def get(i: int) -> Any:
             async with engine.connect() as conn:
@@ -239,7 +288,7 @@ class Core(Way):
         async def create(i: int) -> Any:
             await insert(0)
 
-        async def claim(worker: str) -> str | None:
+        async def claim_unit(worker: str) -> str | None:
             async with writer.begin() as conn:
                 if ctx.dialect != "mysql":
                     row = (await conn.execute(text["claim_due_jobs"], {
@@ -257,18 +306,16 @@ class Core(Way):
         async def lifecycle(i: int) -> Any:
             await insert(LIFECYCLE_PRIORITY)
             worker = f"core-{i}"
-            job_id = await claim(worker)
+            job_id = await _retrying("core", lambda: claim_unit(worker))
             if job_id is None:
                 return None
-            async with writer.begin() as conn:
-                await conn.execute(text["save_result"], {
-                    "job_id": job_id, "stdout": "done", "stderr": "", "return_code": 0,
-                    "output_files": _json(ctx, ["out.txt"]), "now": now(),
-                    "worker_id": worker, "anyone": False})
-            async with writer.begin() as conn:
-                await conn.execute(text["finish_job"], {
-                    "id": job_id, "status": "completed", "now": now(), "error_message": None,
-                    "from_statuses_0": "running", "worker_id": worker, "anyone": False})
+            await write("save_result", {
+                "job_id": job_id, "stdout": "done", "stderr": "", "return_code": 0,
+                "output_files": _json(ctx, ["out.txt"]), "now": now(),
+                "worker_id": worker, "anyone": False})
+            await write("finish_job", {
+                "id": job_id, "status": "completed", "now": now(), "error_message": None,
+                "from_statuses_0": "running", "worker_id": worker, "anyone": False})
             async with engine.connect() as conn:
                 return (await conn.execute(text["get_job"], {"id": job_id})).first()
 
@@ -300,12 +347,15 @@ class Orm(Way):
         Session, Writer, Job, Result = self.Session, self.Writer, self.Job, self.Result
         ids = ctx.ids
 
-        async def insert(priority: int) -> None:
+        async def insert_unit(priority: int) -> None:
             now = datetime.now(UTC)
             async with Writer() as session, session.begin():
                 session.add(Job(id=str(uuid.uuid4()), tool_name=BENCH_TOOL, status="pending",
                                 priority=priority, parameters=PARAMS, created_at=now,
                                 updated_at=now))
+
+        async def insert(priority: int) -> None:
+            await _retrying("orm", lambda: insert_unit(priority))
 
         async def get(i: int) -> Any:
             async with Session() as session:
@@ -314,20 +364,23 @@ class Orm(Way):
         async def create(i: int) -> Any:
             await insert(0)
 
-        async def lifecycle(i: int) -> Any:
-            await insert(LIFECYCLE_PRIORITY)
+        async def claim(worker: str) -> str | None:
             async with Writer() as session, session.begin():
                 job = (await session.scalars(self.next_pending)).first()
                 if job is None:
                     return None
                 now = datetime.now(UTC)
                 job.status, job.worker_id, job.started_at, job.updated_at = (
-                    "running", f"orm-{i}", now, now)
-                job_id = job.id
+                    "running", worker, now, now)
+                return str(job.id)
+
+        async def save(job_id: str) -> None:
             async with Writer() as session, session.begin():
                 await session.merge(Result(job_id=job_id, stdout="done", stderr="",
                                            return_code=0, output_files=["out.txt"],
                                            created_at=datetime.now(UTC)))
+
+        async def complete(job_id: str) -> Any:
             async with Writer() as session, session.begin():
                 job = await session.get(Job, job_id)
                 now = datetime.now(UTC)
@@ -335,6 +388,14 @@ class Orm(Way):
                 if job.started_at is not None:
                     job.duration = (now - job.started_at).total_seconds()
             return job
+
+        async def lifecycle(i: int) -> Any:
+            await insert(LIFECYCLE_PRIORITY)
+            job_id = await _retrying("orm", lambda: claim(f"orm-{i}"))
+            if job_id is None:
+                return None
+            await _retrying("orm", lambda: save(job_id))
+            return await _retrying("orm", lambda: complete(job_id))
 
         return {"get": get, "create": create, "lifecycle": lifecycle}[op]
 
@@ -401,6 +462,7 @@ async def bench_backend(url: str, args: argparse.Namespace) -> list[list[Any]]:
             for op in args.ops_list:
                 figures: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
                 stalls: dict[str, list[float]] = {n: [] for n in names}
+                retried.clear()
                 for rnd in range(args.rounds):
                     order = names[rnd % len(names):] + names[:rnd % len(names)]
                     for n in order:
@@ -418,6 +480,7 @@ async def bench_backend(url: str, args: argparse.Namespace) -> list[list[Any]]:
                             await asyncio.to_thread(cleanup, ctx)
                 rows.append(_row(ctx.dialect, op, tasks, names, figures, stalls,
                                  tasks == max(args.tasks)))
+                rows[-1].append(", ".join(f"{n} {c}" for n, c in sorted(retried.items())))
                 print(common.markdown_table(HEADERS, rows[-1:]), file=sys.stderr)
         if ctx.admin is not None:
             ctx.admin.close()
@@ -426,7 +489,8 @@ async def bench_backend(url: str, args: argparse.Namespace) -> list[list[Any]]:
 
 HEADERS = ["backend", "op", "tasks", "agentdb ops/s", "orm ops/s", "core ops/s",
            "psycopg ops/s", "vs orm", "vs core", "vs psycopg", "agentdb CPU µs/op",
-           "orm CPU", "core CPU", "psycopg CPU", "stalls >10ms (64 tasks)"]
+           "orm CPU", "core CPU", "psycopg CPU", "stalls >10ms (64 tasks)",
+           "retried units"]
 
 
 def _ratio(figures: dict[str, list[tuple[float, float]]], other: str, i: int) -> str | None:

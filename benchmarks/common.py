@@ -100,6 +100,15 @@ def fresh_database(url: str) -> Iterator[str]:
                 if config.dialect == "postgresql":
                     cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 else:
+                    # As PostgreSQL's FORCE: a run stopped by an error may have left sessions
+                    # inside transactions on this database (only this run uses it), and their
+                    # metadata locks would make DROP wait, and other clients behind it.
+                    cur.execute("SELECT id FROM information_schema.PROCESSLIST "
+                                "WHERE db = %s AND id <> CONNECTION_ID()", (name,))
+                    for (session,) in cur.fetchall():
+                        with contextlib.suppress(pymysql.err.MySQLError):  # gone already
+                            cur.execute(f"KILL {int(session)}")
+                    cur.execute("SET SESSION lock_wait_timeout = 60")
                     cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         finally:
             admin.close()

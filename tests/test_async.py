@@ -211,6 +211,43 @@ async def test_slots_bounded(make_db: Any) -> None:
     assert (await adb.health())["status"] == "healthy"
 
 
+def _agentdb_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("agentdb_")}
+
+
+async def test_threads_bounded_and_ended(make_db: Any) -> None:
+    """The sync core runs in at most max_size threads of the AsyncDatabase's own, started as
+    calls need them; a failing call's error reaches its caller; aclose() ends the threads."""
+    before = _agentdb_threads()
+    db = make_db("sqlite", pool_size=2, max_overflow=1)
+    adb = AsyncDatabase(db, owned=False)
+    seen: set[str] = set()
+
+    def where() -> str:
+        seen.add(threading.current_thread().name)
+        return "ok"
+
+    assert await adb.run(where) == "ok"
+    assert len(_agentdb_threads() - before) == 1  # one call, one thread
+    assert await asyncio.gather(*(adb.run(where) for _ in range(50))) == ["ok"] * 50
+    assert 1 <= len(_agentdb_threads() - before) <= 3 and len(seen) <= 3
+
+    def fails() -> None:
+        raise ValueError("from the thread")
+
+    with pytest.raises(ValueError, match="from the thread"):
+        await adb.run(fails)
+    assert adb.stats().in_use == 0
+    await adb.aclose()
+    for _ in range(100):
+        if not _agentdb_threads() - before:
+            break
+        await asyncio.sleep(0.01)
+    assert not _agentdb_threads() - before
+    with pytest.raises(RuntimeError, match="closed"):
+        await adb.run(where)
+
+
 # -- cancellation safety -------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from .errors import (
     ValidationError,
 )
 from .migrate import MigrationState, migrate, migration_status, rollback
+from .paging import Page
 from .pool import Database, HealthReport, PoolManager, PoolStats, connect
 from .queries import Queries, load
 from .records import Record
@@ -122,6 +123,7 @@ __all__ = [
     "MigrationError",
     "MigrationState",
     "NotFound",
+    "Page",
     "Permission",
     "PermissionDenied",
     "PermissionName",

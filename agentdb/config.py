@@ -62,6 +62,9 @@ class Config:
     pooling: bool = True  # False: keep no connection open between uses (SQLAlchemy's NullPool)
     slow_query_ms: float | None = None  # statements slower than this log at WARNING; None = off
     log_parameters: bool = False  # agentdb.sql log lines show parameter values (may be secrets)
+    # The key that signs keyset cursors (agentdb.paging); None: a library constant, which only
+    # catches corrupted or edited cursors. Set one to make cursors unforgeable.
+    cursor_secret: str | None = field(default=None, repr=False)
     driver_args: Mapping[str, Any] = field(default_factory=dict)  # other URL query keys
     # Scaling out (see agentdb/pool/replicas.py): read replicas, PgBouncer, a direct URL
     replicas: tuple[Config, ...] = ()  # read-only copies; each gets its own pool
@@ -131,6 +134,7 @@ _POOL_OPTIONS: dict[str, type] = {
     "pgbouncer": bool,
     "slow_query_ms": float,
     "log_parameters": bool,
+    "cursor_secret": str,
 }
 _ENV_OPTIONS = {
     "DB_POOL_SIZE": "pool_size",
@@ -143,7 +147,7 @@ _ENV_OPTIONS = {
     "DB_MAX_REPLICA_LAG": "max_replica_lag",
 }
 _NONE_OK = ("pool_recycle", "prepare_threshold", "statement_timeout", "max_replica_lag",
-            "pgbouncer", "slow_query_ms")
+            "pgbouncer", "slow_query_ms", "cursor_secret")
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -173,6 +177,10 @@ def _coerce(name: str, value: Any) -> Any:
             number = str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"option {name}={value!r} is not a valid {kind.__name__}") from None
+    if name == "cursor_secret":
+        if not number:
+            raise ConfigError("option cursor_secret must not be empty")
+        return number
     if name == "tls":
         if number not in _TLS_MODES:
             raise ConfigError(f"option tls={number!r} must be one of {', '.join(_TLS_MODES)}")

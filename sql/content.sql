@@ -32,6 +32,8 @@ FROM articles
 WHERE TRUE
   /*if source*/ AND source = :source /*end*/
   /*if since*/ AND created_at >= :since /*end*/
+  /*if after_desc*/ AND created_at <= :after_desc
+                    AND (created_at < :after_desc OR id < :after_id) /*end*/
 ORDER BY created_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 
@@ -57,6 +59,8 @@ FROM alerts
 WHERE TRUE
   /*if severity*/ AND severity = :severity /*end*/
   /*if since*/ AND created_at >= :since /*end*/
+  /*if after_desc*/ AND created_at <= :after_desc
+                    AND (created_at < :after_desc OR id < :after_id) /*end*/
 ORDER BY created_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 
@@ -65,6 +69,8 @@ LIMIT :limit OFFSET :offset;
 SELECT id, title, message, severity, source_url, created_at, metadata
 FROM alerts
 WHERE source_url = :source_url
+  /*if after_desc*/ AND created_at <= :after_desc
+                    AND (created_at < :after_desc OR id < :after_id) /*end*/
 ORDER BY created_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 

@@ -192,7 +192,8 @@ WHERE TRUE
 -- name: list_jobs :many
 -- Filters as in count_jobs. The sort column and direction are picked from these whitelists
 -- (the text put into the SQL is the option's, never the caller's); id breaks ties, so pages
--- do not overlap.
+-- do not overlap. :after_desc / :after_asc (with :after_id) start a keyset page just past
+-- the previous page's last row, for the order in use (see agentdb/paging.py).
 -- sort_by: one of created_at, updated_at, priority, status, tool_name
 -- sort_order: one of desc, asc
 SELECT id, tool_name, status, priority, batch_id, workflow_id, user_id, parameters, worker_id,
@@ -206,6 +207,10 @@ WHERE TRUE
   /*if batch_id*/ AND batch_id = :batch_id /*end*/
   /*if created_after*/ AND created_at >= :created_after /*end*/
   /*if created_before*/ AND created_at < :created_before /*end*/
+  /*if after_desc*/ AND {sort_by} <= :after_desc
+                    AND ({sort_by} < :after_desc OR id < :after_id) /*end*/
+  /*if after_asc*/ AND {sort_by} >= :after_asc
+                   AND ({sort_by} > :after_asc OR id > :after_id) /*end*/
 ORDER BY {sort_by} {sort_order}, id {sort_order}
 LIMIT :limit OFFSET :offset;
 

@@ -23,6 +23,8 @@ SELECT id, name, description, config, max_rounds, memory_size, status, total_run
 FROM tasks
 WHERE TRUE
   /*if status*/ AND status = :status /*end*/
+  /*if after_desc*/ AND created_at <= :after_desc
+                    AND (created_at < :after_desc OR id < :after_id) /*end*/
 ORDER BY created_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 
@@ -86,7 +88,9 @@ SELECT id, task_id, run_number, status, plan, results, error_message, error_deta
 FROM task_runs
 WHERE task_id = :task_id
   /*if status*/ AND status = :status /*end*/
-ORDER BY run_number
+  /*if after_asc*/ AND run_number >= :after_asc
+                   AND (run_number > :after_asc OR id > :after_id) /*end*/
+ORDER BY run_number, id
 LIMIT :limit OFFSET :offset;
 
 -- name: finish_run :affected

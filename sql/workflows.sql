@@ -19,6 +19,8 @@ FROM workflows
 WHERE TRUE
   /*if owner_id*/ AND owner_id = :owner_id /*end*/
   /*if is_public*/ AND is_public = :is_public /*end*/
+  /*if after_asc*/ AND created_at >= :after_asc
+                   AND (created_at > :after_asc OR id > :after_id) /*end*/
 ORDER BY created_at, id
 LIMIT :limit OFFSET :offset;
 

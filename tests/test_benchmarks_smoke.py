@@ -94,6 +94,18 @@ def test_explain_shows_each_list_filter_using_its_index(tmp_path: Path) -> None:
         assert f"USING INDEX ix_jobs_{index}_created_at ({index}=?)" in out
 
 
+def test_paging_benchmark_compares_keyset_and_offset(tmp_path: Path) -> None:
+    done = run_script("paging.py", tmp_path, "--rows", "2000", "--page-size", "20",
+                      "--repeat", "2")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "| backend | sort_by (desc) | deep page | page 1 ms | keyset deep ms |" in out
+    assert "| sqlite  | created_at     |       100 |" in out
+    assert "targets met" in out or "targets missed" in out
+    for column in ("created_at", "priority"):
+        assert f"USING INDEX ix_jobs_{column}_id ({column}<" in out
+
+
 def test_stream_benchmark_prints_the_peak_rss(tmp_path: Path) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))

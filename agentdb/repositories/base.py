@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..errors import QueryError
+from ..paging import Keyset, Page
 from ..queries import CHUNK_SIZE, STREAM_BATCH, Queries, RowStream
 
 if TYPE_CHECKING:
@@ -49,6 +50,20 @@ class Repository:
         self._expect(name, "many")
         result: list[R] = self.queries.run(self.db, name, record, **params)
         return result
+
+    def paged(self, keyset: Keyset, name: str, convert: Callable[[Any], R] | None = None,
+              record: type | None = None, /, *, after: str | None, limit: int, offset: int,
+              by: str, order: str, **params: Any) -> Page[R]:
+        """One page of a list query written for keyset paging (see :mod:`agentdb.paging`):
+        the rows after the cursor ``after`` (or at ``offset``), sorted by ``by`` ``order``, and
+        the cursor to the next page. Fetches ``limit + 1`` rows: the extra one says whether a
+        next page exists. Rows are ``record`` instances, or dicts passed through ``convert``."""
+        secret = self.db.config.cursor_secret
+        params.update(keyset.where(after, offset, by, order, secret))
+        rows = self.queries.run(self.db, name, record, limit=limit + 1, offset=offset, **params)
+        if convert is not None:
+            rows = [convert(r) for r in rows]
+        return keyset.page(rows, limit, by, order, secret)
 
     def _expect(self, name: str, kind: str) -> None:
         query = self.queries[name]  # QueryError (with a suggestion) for an unknown name

@@ -12,6 +12,7 @@ from typing import Any
 from .. import validate as v
 from ..convert import from_json, to_utc, utc
 from ..errors import NotFound, ValidationError
+from ..paging import Keyset, Page
 from ..queries import CHUNK_SIZE, load
 from ..records import Record
 from .base import Repository
@@ -21,6 +22,8 @@ _URL = 2048
 _SOURCE = 255
 _SEVERITY = 32
 _TEXT = v.MAX_TEXT_BYTES  # LONGTEXT; the byte rule of validate.text
+_ARTICLES = Keyset("articles", {"created_at": "time"})
+_ALERTS = Keyset("alerts", {"created_at": "time"})
 
 
 _at = utc
@@ -202,18 +205,20 @@ class ArticleRepository(Repository):
         source: str | None = None,
         since: datetime | str | None = None,
         offset: int = 0,
-    ) -> builtins.list[Article]:
+        after: str | None = None,
+    ) -> Page[Article]:
         """The most recently stored articles first; optionally of one ``source`` and stored
-        at or after ``since``."""
+        at or after ``since``. A page: pass its ``next_cursor`` as ``after`` (same filters)
+        for the next one."""
         limit, offset = v.page(limit, offset)
-        rows = self.run(
-            "recent_articles",
+        return self.paged(
+            _ARTICLES, "recent_articles", Article.from_row, None,
+            after=after, by="created_at", order="desc",
             source=v.text("source", source, max_length=_SOURCE, required=False),
             since=v.aware("since", since),
             limit=limit,
             offset=offset,
         )
-        return [Article.from_row(r) for r in rows]
 
     def count(self) -> int:
         return int(self.run("count_articles"))
@@ -265,27 +270,29 @@ class AlertRepository(Repository):
         severity: AlertSeverity | str | None = None,
         since: datetime | str | None = None,
         offset: int = 0,
-    ) -> builtins.list[Alert]:
-        """Newest first; optionally of one ``severity`` and created at or after ``since``."""
+        after: str | None = None,
+    ) -> Page[Alert]:
+        """Newest first; optionally of one ``severity`` and created at or after ``since``.
+        A page: pass its ``next_cursor`` as ``after`` (same filters) for the next one."""
         limit, offset = v.page(limit, offset)
-        rows = self.run(
-            "recent_alerts",
+        return self.paged(
+            _ALERTS, "recent_alerts", Alert.from_row, None,
+            after=after, by="created_at", order="desc",
             severity=v.text("severity", _severity(severity), max_length=_SEVERITY,
                             required=False),
             since=v.aware("since", since),
             limit=limit,
             offset=offset,
         )
-        return [Alert.from_row(r) for r in rows]
 
     def by_source_url(
-        self, source_url: str, limit: int = 100, offset: int = 0
-    ) -> builtins.list[Alert]:
-        """Alerts about one source URL, newest first."""
+        self, source_url: str, limit: int = 100, offset: int = 0, after: str | None = None
+    ) -> Page[Alert]:
+        """Alerts about one source URL, newest first; paged like :meth:`recent`."""
         limit, offset = v.page(limit, offset)
-        rows = self.run("alerts_by_source_url", source_url=_url("source_url", source_url),
-                        limit=limit, offset=offset)
-        return [Alert.from_row(r) for r in rows]
+        return self.paged(_ALERTS, "alerts_by_source_url", Alert.from_row, None, after=after,
+                          by="created_at", order="desc",
+                          source_url=_url("source_url", source_url), limit=limit, offset=offset)
 
     def delete(self, alert_id: str) -> None:
         """NotFound if missing."""

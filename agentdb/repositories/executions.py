@@ -20,12 +20,14 @@ from typing import Any, Literal
 from .. import validate as v
 from ..convert import from_json, to_utc, utc
 from ..errors import ConflictError, NotFound, ValidationError
+from ..paging import Keyset, Page
 from ..queries import load
 from ..records import Record
 from .base import Repository
 
 _NAME = 255
 _TEXT = v.MAX_TEXT_BYTES  # LONGTEXT; the byte rule of validate.text
+_KEYSET = Keyset("executions", {"started_at": "time"})
 
 
 ExecutionStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
@@ -293,11 +295,14 @@ class ExecutionRepository(Repository):
         until: datetime | str | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> builtins.list[Execution]:
-        """Newest first; filters combine; ``since <= started_at < until``."""
+        after: str | None = None,
+    ) -> Page[Execution]:
+        """Newest first; filters combine; ``since <= started_at < until``. A page: pass its
+        ``next_cursor`` as ``after`` (same filters) for the next one."""
         limit, offset = v.page(limit, offset)
-        rows = self.run(
-            "list_executions",
+        return self.paged(
+            _KEYSET, "list_executions", Execution.from_row, None,
+            after=after, by="started_at", order="desc",
             status=v.enum(ExecutionStatus, "status", status) if status is not None else None,
             workflow_id=v.identifier("workflow_id", workflow_id),
             workflow_name=v.text("workflow_name", workflow_name, max_length=_NAME,
@@ -308,7 +313,6 @@ class ExecutionRepository(Repository):
             limit=limit,
             offset=offset,
         )
-        return [Execution.from_row(r) for r in rows]
 
     def count_by_status(
         self, *, workflow_id: str | None = None, user_id: str | None = None

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from .. import validate as v
 from ..convert import JsonText, to_bool
 from ..errors import ConflictError, LeaseLost, NotFound, ValidationError
+from ..paging import Keyset, Page
 from ..queries import load
 from ..records import Record
 from ..rows import JSON
@@ -33,6 +34,8 @@ INT32 = v.INT32  # priority and return_code are INTEGER columns
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SORT_COLUMNS = ("created_at", "updated_at", "priority", "status", "tool_name")
 SORT_ORDERS = ("asc", "desc")
+_KEYSET = Keyset("jobs", {"created_at": "time", "updated_at": "time", "priority": "int",
+                          "status": "str", "tool_name": "str"})
 # The same values as Literals, so a type checker catches sort_by="createdAt" (tests keep them
 # equal to the tuples and enums above and below).
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL",
@@ -546,9 +549,10 @@ class JobStore(Repository):
              created_after: datetime | str | None = None,
              created_before: datetime | str | None = None,
              limit: int = 100, offset: int = 0, sort_by: SortColumn = "created_at",
-             sort_order: SortOrder = "desc") -> builtins.list[Job]:
+             sort_order: SortOrder = "desc", after: str | None = None) -> Page[Job]:
         """Jobs matching every filter given (created_after <= created_at < created_before),
-        sorted by one of SORT_COLUMNS, then by id; ``limit`` 1..1000."""
+        sorted by one of SORT_COLUMNS, then by id; ``limit`` 1..1000. A page: pass its
+        ``next_cursor`` as ``after`` (same filters and sort) for the next one."""
         filters = _filters(status, workflow_id, tool_name, batch_id, created_after,
                            created_before)
         limit, offset = v.page(limit, offset)
@@ -557,9 +561,9 @@ class JobStore(Repository):
         order = v.choice("sort_order", order, SORT_ORDERS)
         # sort_by and sort_order pick from the whitelists declared in sql/jobs.sql: the SQL
         # gets the option's text, never the caller's; each variant is compiled once.
-        jobs: builtins.list[Job] = self.run("list_jobs", Job, sort_by=column, sort_order=order,
-                                            limit=limit, offset=offset, **filters)
-        return jobs
+        return self.paged(_KEYSET, "list_jobs", None, Job, after=after, limit=limit,
+                          offset=offset, by=column, order=order, sort_by=column,
+                          sort_order=order, **filters)
 
     def count(self, status: JobStatus | JobStatusName | None = None, workflow_id: str | None = None,
               tool_name: str | None = None, batch_id: str | None = None,

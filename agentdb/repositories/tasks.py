@@ -25,6 +25,7 @@ from typing import Any, Literal
 from .. import validate as v
 from ..convert import JsonText, from_json, to_utc, utc
 from ..errors import AgentDBError, ConflictError, NotFound, ValidationError
+from ..paging import Keyset, Page
 from ..queries import load
 from ..records import Record
 from .base import Repository
@@ -35,6 +36,8 @@ _PATH = 1024
 _HASH = 128
 _TEXT = v.MAX_TEXT_BYTES  # LONGTEXT; the byte rule of validate.text
 _DATA = 8 * 1024 * 1024  # bytes of an artifact's data (under MariaDB's 16 MiB packet limit)
+_TASKS = Keyset("tasks", {"created_at": "time"})
+_RUNS = Keyset("runs", {"run_number": "int"})
 _KEEP: Any = object()  # update_task: "leave this column as it is"
 
 
@@ -291,16 +294,17 @@ class TaskRepository(Repository):
         status: TaskStatus | TaskStatusName | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> builtins.list[Task]:
-        """Newest first."""
+        after: str | None = None,
+    ) -> Page[Task]:
+        """Newest first. A page: pass its ``next_cursor`` as ``after`` for the next one."""
         limit, offset = v.page(limit, offset)
-        rows = self.run(
-            "list_tasks",
+        return self.paged(
+            _TASKS, "list_tasks", Task.from_row, None,
+            after=after, by="created_at", order="desc",
             status=v.enum(TaskStatus, "status", status) if status is not None else None,
             limit=limit,
             offset=offset,
         )
-        return [Task.from_row(r) for r in rows]
 
     def update_task(
         self,
@@ -416,17 +420,19 @@ class TaskRepository(Repository):
         status: RunStatus | RunStatusName | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> builtins.list[TaskRun]:
-        """A task's runs in run order."""
+        after: str | None = None,
+    ) -> Page[TaskRun]:
+        """A task's runs in run order. A page: pass its ``next_cursor`` as ``after`` for the
+        next one."""
         limit, offset = v.page(limit, offset)
-        rows = self.run(
-            "list_runs",
+        return self.paged(
+            _RUNS, "list_runs", TaskRun.from_row, None,
+            after=after, by="run_number", order="asc",
             task_id=_id("task_id", task_id),
             status=v.enum(RunStatus, "status", status) if status is not None else None,
             limit=limit,
             offset=offset,
         )
-        return [TaskRun.from_row(r) for r in rows]
 
     # -- metrics -----------------------------------------------------------------------------
 

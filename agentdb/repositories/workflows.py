@@ -33,6 +33,7 @@ from typing import Any, Literal
 from .. import validate as v
 from ..convert import from_json, to_bool, utc
 from ..errors import NotFound, PermissionDenied, ValidationError
+from ..paging import Keyset, Page
 from ..queries import load
 from ..records import Record
 from .base import Repository
@@ -40,6 +41,7 @@ from .base import Repository
 _NAME = 255
 _DESCRIPTION = 65_535
 _NOTES = 65_535
+_KEYSET = Keyset("workflows", {"created_at": "time"})
 
 
 PermissionName = Literal["read", "write"]
@@ -195,16 +197,18 @@ class WorkflowRepository(Repository):
         return Workflow.from_row(row)
 
     def list(self, *, owner_id: str | None = None, is_public: bool | None = None,
-             limit: int = 100, offset: int = 0) -> builtins.list[Workflow]:
+             limit: int = 100, offset: int = 0,
+             after: str | None = None) -> Page[Workflow]:
         """Workflows, oldest first; only ``owner_id``'s, only public (``is_public=True``) or
-        only private ones (``False``) when given."""
+        only private ones (``False``) when given. A page: pass its ``next_cursor`` as
+        ``after`` (same filters) for the next one."""
         limit, offset = v.page(limit, offset)
         owner = None if owner_id is None else _id("owner_id", owner_id)
         if is_public is not None and not isinstance(is_public, bool):
             raise ValidationError("is_public", "must be a bool or None")
-        rows = self.run("list_workflows", owner_id=owner, is_public=is_public, limit=limit,
-                        offset=offset)
-        return [Workflow.from_row(r) for r in rows]
+        return self.paged(_KEYSET, "list_workflows", Workflow.from_row, None, after=after,
+                          by="created_at", order="asc", owner_id=owner, is_public=is_public,
+                          limit=limit, offset=offset)
 
     def update(self, workflow_id: str, *, name: str | None = None,
                description: str | _Unset | None = UNSET, is_public: bool | None = None,

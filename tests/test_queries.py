@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -503,14 +504,78 @@ def test_records_come_straight_from_tuple_rows(qdb: Database) -> None:
     assert ItemRecord.from_row(Q.run(qdb, "get_item", id=1)) == one
 
 
-def test_postgresql_reuses_one_tuple_cursor_per_connection(qdb: Database) -> None:
+def test_postgresql_and_sqlite_reuse_one_tuple_cursor_per_connection(qdb: Database) -> None:
     Q.run(qdb, "add_item", **item(1))
     with qdb.transaction() as conn:
         assert Q.run(qdb, "count_items") == 1
         first = getattr(conn, "agentdb_cursor", None)
         assert Q.run(qdb, "all_items") == [{"id": 1, "label": "item 1"}]
         assert getattr(conn, "agentdb_cursor", None) is first
-        assert (first is not None) == (qdb.dialect == "postgresql")
+        assert (first is not None) == (qdb.dialect != "mysql")
+
+
+READS = Queries.from_text(
+    "-- name: first_id :scalar\nSELECT id FROM r ORDER BY id\n\n"
+    "-- name: one_id :one\nSELECT id FROM r\n\n"
+    "-- name: peek :exec\nSELECT id FROM r\n\n"
+    "-- name: pairs :many\nSELECT id, id * 2 AS twice FROM r ORDER BY id\n\n"
+    "-- name: label :one\nSELECT 'x' AS a, id AS b, 3 AS c FROM r WHERE id = :id\n\n"
+    "-- name: add :affected\nINSERT INTO r (id) VALUES (:id)\n", "t")
+
+
+def test_sqlite_reused_cursor_never_pins_a_read_snapshot(make_db: Any) -> None:
+    """SQLite reuses one tuple cursor per connection. A statement left mid-rows on it (a
+    :scalar or :exec over several rows, a :one that found two) would hold a WAL read snapshot
+    while the connection sits idle in the pool, and no checkpoint could pass it."""
+    db = make_db("sqlite", pool_size=1, max_overflow=0)
+    with db.connection(write=True) as conn:
+        conn.execute("CREATE TABLE r (id INTEGER PRIMARY KEY)")
+    for i in (1, 2, 3):
+        assert READS.run(db, "add", id=i) == 1
+    with db.acquire() as conn:
+        cursor = conn.agentdb_cursor
+    other = sqlite3.connect(str(db.config.path), isolation_level=None)
+
+    def checkpoint_passes() -> bool:
+        other.execute("INSERT INTO r (id) SELECT max(id) + 1 FROM r")
+        busy, log, done = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return busy == 0 and log == done
+
+    try:
+        assert checkpoint_passes()
+        assert READS.run(db, "first_id") == 1
+        assert checkpoint_passes()
+        assert READS.run(db, "peek") is None
+        assert checkpoint_passes()
+        with pytest.raises(QueryError, match="more than one row"):
+            READS.run(db, "one_id")
+        assert checkpoint_passes()
+        # what the last statement left (its rows, its description) never reaches the next
+        assert READS.run(db, "pairs")[:2] == [{"id": 1, "twice": 2}, {"id": 2, "twice": 4}]
+        assert READS.run(db, "label", id=2) == {"a": "x", "b": 2, "c": 3}
+        assert READS.run(db, "add", id=100) == 1
+        assert READS.run(db, "label", id=99) is None
+        assert checkpoint_passes()
+        with db.acquire() as conn:  # replaced only where a statement was left mid-rows
+            assert conn.agentdb_cursor is not cursor
+            cursor = conn.agentdb_cursor
+        READS.run(db, "pairs")
+        READS.run(db, "label", id=1)
+        with db.acquire() as conn:
+            assert conn.agentdb_cursor is cursor
+    finally:
+        other.close()
+
+
+def test_sqlite_reused_cursor_sends_the_units_lazy_begin(make_db: Any) -> None:
+    db = make_db("sqlite", pool_size=1, max_overflow=0)
+    with db.connection(write=True) as conn:
+        conn.execute("CREATE TABLE r (id INTEGER PRIMARY KEY)")
+    with pytest.raises(RuntimeError), db.transaction() as conn:
+        READS.run(db, "add", id=1)
+        assert conn.in_transaction
+        raise RuntimeError
+    assert READS.run(db, "pairs") == []  # rolled back: it ran inside the unit's BEGIN
 
 
 def test_a_record_field_the_query_does_not_return_is_named(qdb: Database) -> None:

@@ -46,7 +46,16 @@ def reset_write_locks() -> None:
     _WRITE_LOCKS_GUARD = threading.Lock()
     for key in _WRITE_LOCKS:
         _WRITE_LOCKS[key] = threading.Lock()
-    _FORKED_TRANSACTIONS[:] = [c for c in list(_OPEN) if c.in_transaction]
+    _FORKED_TRANSACTIONS[:] = [c for c in list(_OPEN) if _in_transaction(c)]
+
+
+def _in_transaction(conn: sqlite3.Connection) -> bool:
+    """Whether ``conn`` is inside a transaction; a closed one is not (and raises on asking:
+    it may still be in _OPEN, kept alive by the reference cycle with its reused cursor)."""
+    try:
+        return conn.in_transaction
+    except sqlite3.ProgrammingError:
+        return False
 
 
 def _release_forked_transactions(timeout: float) -> None:
@@ -78,6 +87,20 @@ class SQLiteConnection(sqlite3.Connection):
     pending: bool = False  # a unit of work started and has not run a statement yet
     pending_readonly: bool = False
     holds_lock: bool = False
+    agentdb_cursor: sqlite3.Cursor  # tuple rows, reused by every query (agentdb.queries)
+
+    def fresh_cursor(self) -> None:
+        """Close the reused cursor (which ends a statement left mid-rows, so it pins no read
+        snapshot while the connection sits idle) and start a new one."""
+        old = self.__dict__.get("agentdb_cursor")
+        try:
+            if old is not None:
+                old.close()
+            cur = sqlite3.Connection.cursor(self)  # no lazy BEGIN: made outside any unit
+        except sqlite3.Error:  # a closed connection: it is discarded anyway
+            return
+        cur.row_factory = None  # plain tuples, built in C
+        self.agentdb_cursor = cur
 
     def _begin(self) -> None:
         self.pending = False
@@ -153,6 +176,7 @@ class SQLiteBackend(Backend):
                 exc = sqlite3.OperationalError(f"directory {directory} does not exist")
             raise self.unavailable(exc) from exc
         conn.born = monotonic()
+        conn.fresh_cursor()
         _OPEN.add(conn)
         conn.write_lock = self.write_lock
         conn.lock_timeout = self.config.pool_timeout

@@ -39,7 +39,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any, Literal, Protocol, cast, get_args
 
-from .convert import ADAPTERS, PLAIN, Adapter
+from .convert import ADAPTERS, PLAIN, Adapter, JsonText
 from .errors import (
     AgentDBError,
     ConflictError,
@@ -456,6 +456,12 @@ _FETCH: dict[str, Callable[[Any, Statement, type | None], Any]] = {
     "affected": _fetch_affected,
     "exec": _fetch_exec,
 }
+# The types each dialect's driver takes as they are (no adapter call): JSON that agentdb
+# encoded once (JsonText, a str) binds as text on MariaDB and SQLite; psycopg needs it wrapped.
+_AS_IS: dict[str, frozenset[type]] = {
+    "postgresql": PLAIN, "mysql": PLAIN | {JsonText}, "sqlite": PLAIN | {JsonText},
+}
+
 _FETCH_SQLITE = {
     "scalar": _fetch_scalar_sqlite,
     "affected": _fetch_affected_sqlite,
@@ -508,8 +514,8 @@ class Statement:
     __slots__ = (
         "adapt", "aggregate", "choices", "converters", "copy", "count", "cursor", "dialect",
         "dropped", "expanding", "fetch", "file", "kind", "known", "line", "mark", "name",
-        "names", "negated", "optional", "params", "parts", "sql", "template", "variants",
-        "writes",
+        "names", "negated", "optional", "params", "parts", "plain", "sql", "template",
+        "variants", "writes",
     )
 
     template: Template | None  # for a query with optional conditions or choices
@@ -527,6 +533,7 @@ class Statement:
         self.converters: dict[type | None, Converter] = {}  # per record class; None: dicts
         self.copy: Any = _UNKNOWN  # run_many's COPY plan, worked out at first use
         self.adapt: Adapter = ADAPTERS[dialect]
+        self.plain = _AS_IS[dialect]
         self.mark = _mark(dialect)
         try:
             tokens = _trim(scan(block.sql, dialect))
@@ -660,7 +667,7 @@ class Statement:
                   if v is not None}
         variant = Statement.__new__(Statement)
         for slot in ("aggregate", "adapt", "choices", "cursor", "dialect", "fetch", "file",
-                     "kind", "line", "mark", "name"):
+                     "kind", "line", "mark", "name", "plain"):
             setattr(variant, slot, getattr(self, slot))
         variant.converters, variant.copy = {}, _UNKNOWN
         variant.template, variant.optional, variant.variants = None, (), None
@@ -674,10 +681,14 @@ class Statement:
         """Check and adapt ``params`` in place (adding IN-list items); return the SQL to run."""
         if len(params) != self.count or not self.names.issuperset(params):
             self._check(params)
-        adapt = self.adapt
+        adapt, plain = self.adapt, self.plain
+        last: Any = None
+        done: Any = None
         for key, value in params.items():
-            if type(value) not in PLAIN and key not in self.expanding:
-                params[key] = adapt(key, value)
+            if type(value) not in plain and key not in self.expanding:
+                if value is not last:  # one timestamp bound twice (created_at, run_at): once
+                    last, done = value, adapt(key, value)
+                params[key] = done
         return self.sql if self.parts is None else self._expand(params)
 
     def _check(self, params: Mapping[str, Any]) -> None:
@@ -966,8 +977,9 @@ class Queries:
         if stmt.parts or len(params) != stmt.count or not stmt.names.issuperset(params):
             sql = stmt.bind(params)
         else:
+            plain = stmt.plain
             for value in params.values():
-                if type(value) not in PLAIN:
+                if type(value) not in plain:
                     sql = stmt.bind(params)
                     break
         # Seeing what runs costs this one test while no hook, slow_query_ms or DEBUG log is on.
@@ -1186,8 +1198,9 @@ def _bound(stmt: Statement, row: Mapping[str, Any], memo: dict[int, Any]) -> dic
     params = dict(row)
     if len(params) != stmt.count or not stmt.names.issuperset(params):
         stmt._check(params)
+    plain = stmt.plain
     for key, value in params.items():
-        if type(value) not in PLAIN:
+        if type(value) not in plain:
             done = memo.get(id(value), memo)
             if done is memo:
                 done = memo[id(value)] = stmt.adapt(key, value)

@@ -137,7 +137,8 @@ def _field_rule(f: dataclasses.Field[Any], hint: Any, dialect: str,
         if dialect != "sqlite":
             env["_bool"] = bool
             return "(v if v.__class__ is _bool else _to_bool(v))", nullable
-        return "_to_bool(v)", nullable
+        env["_int"] = int  # SQLite's 0/1: compared inline, no call
+        return "(v != 0 if v.__class__ is _int else _to_bool(v))", nullable
     if base in (int, float):
         env[name] = base
         return f"(v if v.__class__ is {name} else {name}(v))", nullable
@@ -147,6 +148,30 @@ def _field_rule(f: dataclasses.Field[Any], hint: Any, dialect: str,
         env["_str"], env["_strt"] = _str, str  # PyMySQL: bytes for binary collations
         return "(v if v.__class__ is _strt else _str(v))", nullable
     return "v", True
+
+
+def _slotted(record: type, fields: Sequence[dataclasses.Field[Any]]) -> bool:
+    return ("__slots__" in record.__dict__ and not hasattr(record, "__post_init__")
+            and all(f.name in record.__dict__["__slots__"] for f in fields))
+
+
+def maker(record: type) -> Callable[..., Any]:
+    """A positional constructor for ``record`` (every init field, in order, no defaults) that
+    fills a frozen slotted dataclass through its slot descriptors: half the cost of its frozen
+    ``__init__``. For code that builds records from values it has just checked (create)."""
+    fields = [f for f in dataclasses.fields(record) if f.init]
+    if not _slotted(record, fields):
+        return record
+    env: dict[str, Any] = {"_record": record, "_new": object.__new__}
+    names = [f"a{i}" for i in range(len(fields))]
+    lines = ["o = _new(_record)"]
+    for i, f in enumerate(fields):
+        env[f"_s{i}"] = getattr(record, f.name).__set__
+        lines.append(f"_s{i}(o, a{i})")
+    source = (f"def make({', '.join(names)}):\n"
+              + "".join(f"    {line}\n" for line in [*lines, "return o"]))
+    exec(compile(source, f"<agentdb maker {record.__name__}>", "exec"), env)
+    return env["make"]  # type: ignore[no-any-return]
 
 
 @typing.no_type_check
@@ -172,8 +197,7 @@ def converter(record: type | None, columns: Sequence[str], dialect: str,
             hints = {}
         position = {name: i for i, name in enumerate(columns)}
         fields = [f for f in dataclasses.fields(record) if f.init]
-        slotted = ("__slots__" in record.__dict__ and not hasattr(record, "__post_init__")
-                   and all(f.name in record.__slots__ for f in fields))
+        slotted = _slotted(record, fields)
         lines, args = [], []
         for index, f in enumerate(fields):
             i = position.get(f.name)
@@ -215,4 +239,4 @@ def converter(record: type | None, columns: Sequence[str], dialect: str,
     return convert
 
 
-__all__ = ["JSON", "Converter", "converter"]
+__all__ = ["JSON", "Converter", "converter", "maker"]

@@ -47,10 +47,18 @@ MAX_DAYS = 36_500  # day counts (a hundred years)
 MIN_YEAR, MAX_YEAR = 1000, 9999  # MySQL's DATETIME range, in UTC
 
 
+# Non-empty printable ASCII without blanks: a text() that matches needs no other check but its
+# length (one C call instead of four; ids and names nearly always look like this).
+_SIMPLE = re.compile(r"[!-~]+").fullmatch
+
+
 def text(field: str, value: Any, *, max_length: int, required: bool = True) -> str | None:
     """A non-empty string of at most ``max_length`` characters and MAX_TEXT_BYTES of UTF-8 (or
     None when optional), without NUL (PostgreSQL cannot store it) or lone surrogates (UTF-8
     cannot encode them)."""
+    if (type(value) is str and len(value) <= max_length and len(value) <= MAX_TEXT_BYTES
+            and _SIMPLE(value) is not None):
+        return value  # the usual name or id: nothing below could refuse it
     if value is None and not required:
         return None
     if not isinstance(value, str):
@@ -77,6 +85,8 @@ def _utf8_size(field: str, value: str) -> int:
 
 def identifier(field: str, value: Any, *, required: bool = False) -> str | None:
     """An id as this package writes them (a UUID string); None allowed unless required."""
+    if type(value) is str and len(value) <= 36 and _SIMPLE(value) is not None:
+        return value
     if value is None and not required:
         return None
     return text(field, value, max_length=36)
@@ -84,6 +94,8 @@ def identifier(field: str, value: Any, *, required: bool = False) -> str | None:
 
 def required_id(field: str, value: Any) -> str:
     """An id that must be given (the usual argument of get/delete/update)."""
+    if type(value) is str and len(value) <= 36 and _SIMPLE(value) is not None:
+        return value
     result = identifier(field, value, required=True)
     assert result is not None
     return result
@@ -173,7 +185,26 @@ def json_encoded(field: str, value: Any, *, max_bytes: int = MAX_JSON_BYTES) -> 
     return JsonText(encoded)
 
 
-_dumps = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode
+_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+
+
+def _c_dumps() -> Any:
+    """``_ENCODER.encode`` without its two Python frames: the C encoder it builds on every
+    call, built once. No circular-reference markers: ``_walk`` has already bounded the depth."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the _json accelerator
+        return _ENCODER.encode
+    encode = make(None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",",
+                  False, False, False)
+    join = "".join
+
+    def dumps(value: Any) -> str:
+        return join(encode(value, 0))
+
+    return dumps
+
+
+_dumps = _c_dumps()
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # an escape, not a literal backslash
 
 

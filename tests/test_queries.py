@@ -990,3 +990,22 @@ def test_property_placeholders_found_are_what_the_real_server_accepts(
     row = queries.run(shared_db, "q", **params)
     values = list(row.values()) if isinstance(row, dict) else list(row)
     assert values == [expected for _, expected, _ in items]
+
+
+def test_maker_builds_the_same_record_as_its_constructor() -> None:
+    from agentdb.repositories.jobs import Job
+    from agentdb.rows import maker
+
+    values = ["id", "tool", "pending", 1, {"a": [1]}, None, None, None, None,
+              datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC), None, None,
+              None, None, 0, 3, None, None, None, False]
+    made = maker(Job)(*values)
+    assert type(made) is Job and made == Job(*values)  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.priority = 2  # type: ignore[misc]
+
+    @dataclasses.dataclass
+    class Plain:  # not slotted: its own constructor is used
+        a: int
+
+    assert maker(Plain) is Plain

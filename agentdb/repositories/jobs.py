@@ -25,7 +25,7 @@ from ..errors import ConflictError, LeaseLost, NotFound, ValidationError
 from ..paging import Keyset, Page
 from ..queries import load
 from ..records import Record
-from ..rows import JSON
+from ..rows import JSON, maker
 from .base import Repository
 
 MAX_NAME = 255  # tool_name, worker_id: VARCHAR(255)
@@ -106,6 +106,9 @@ class Job(Record):
     lease_expires_at: datetime | None = None  # while running: the holder's lease ends here
     dedupe_key: str | None = None  # unique among pending and running jobs
     cancel_requested: bool = False  # cancel() asked the running job's holder to stop
+
+
+_make_job: type[Job] = maker(Job)  # type: ignore[assignment]  # Job(...), every field
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +204,7 @@ class JobStore(Repository):
             existing = self._enqueue_unique(row)
             if existing is not None:
                 return existing
-        return Job(row["id"], row["tool_name"], JobStatus.PENDING, row["priority"], document,
+        return _make_job(row["id"], row["tool_name"], JobStatus.PENDING, row["priority"], document,
                    row["batch_id"], row["workflow_id"], row["user_id"], None,
                    now, now, None, None, None, None, 0, row["max_attempts"], row["run_at"], None,
                    row["dedupe_key"], False)
@@ -512,7 +515,7 @@ class JobStore(Repository):
         rows = []
         for i, spec in enumerate(jobs):
             try:
-                if not isinstance(spec, Mapping):
+                if type(spec) is not dict and not isinstance(spec, Mapping):  # ABC check: slow
                     raise ValidationError("", f"must be a mapping, got {type(spec).__name__}")
                 if not _BATCH_FIELDS.issuperset(spec):
                     unknown = sorted(spec.keys() - _BATCH_FIELDS)
@@ -520,7 +523,8 @@ class JobStore(Repository):
                                               f"{', '.join(sorted(_BATCH_FIELDS))}")
                 get = spec.get
                 parameters = get("parameters")
-                if parameters is not None and not isinstance(parameters, Mapping):
+                if parameters is not None and type(parameters) is not dict and not isinstance(
+                        parameters, Mapping):
                     raise ValidationError("parameters", "must be a JSON object (dict), got "
                                                         f"{type(parameters).__name__}")
                 rows.append(_new_job(
@@ -664,22 +668,26 @@ def _new_job(prefix: str, tool_name: Any, parameters: JsonText | None, priority:
     """The insert_job parameters for one new job, every field checked (``prefix`` names the
     item in a batch: ``jobs[3].tool_name``); ``parameters`` comes checked and encoded, and
     the id and ``now`` are ours: nothing is checked or encoded twice."""
-    due = v.aware(prefix + "run_at", run_at)
+    # The usual values (no run_at, delay or ids; an int in range) are checked inline: a call
+    # per field is most of a batch row's cost in Python. Anything else takes the full check.
+    due = None if run_at is None else v.aware(prefix + "run_at", run_at)
     if delay is not None:
         if due is not None:
             raise ValidationError(prefix + "delay", "give run_at or delay, not both")
         due = now + timedelta(seconds=_seconds(prefix + "delay", delay))
     return {
         "run_at": now if due is None else due,
-        "max_attempts": _attempts(prefix + "max_attempts", max_attempts),
+        "max_attempts": max_attempts if type(max_attempts) is int and 1 <= max_attempts <= 1000
+        else _attempts(prefix + "max_attempts", max_attempts),
         "dedupe_key": None,
         "id": v.new_id(),
         "tool_name": _name("tool_name", tool_name, required=True),
         "status": _PENDING,
-        "priority": v.integer("priority", priority, minimum=-INT32 - 1, maximum=INT32),
+        "priority": priority if type(priority) is int and -INT32 - 1 <= priority <= INT32
+        else v.integer("priority", priority, minimum=-INT32 - 1, maximum=INT32),
         "batch_id": batch_id,
-        "workflow_id": v.identifier("workflow_id", workflow_id),
-        "user_id": v.identifier("user_id", user_id),
+        "workflow_id": None if workflow_id is None else v.identifier("workflow_id", workflow_id),
+        "user_id": None if user_id is None else v.identifier("user_id", user_id),
         "parameters": parameters,
         "created_at": now,
     }

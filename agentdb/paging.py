@@ -1,19 +1,25 @@
 """Keyset pagination: a page of rows and an opaque cursor that points just past its last row.
 
 OFFSET paging makes the server read and throw away every row before the page, so page 1,000
-costs a thousand pages; a keyset page starts where the last one ended (``WHERE (sort, id) <
-(last sort, last id)``), an index range, so every page costs the same, and rows inserted
-meanwhile neither repeat nor skip rows already seen. Each list's query holds the condition
-itself, as two optional conditions, one per direction, so the comparison follows the sort
-order from the query's own text (never the caller's)::
+costs a thousand pages; a keyset page starts where the last one ended, an index range on
+(sort column, id) (migration 0011), so every page costs the same, and rows inserted meanwhile
+neither repeat nor skip rows already seen. Each list's query holds the condition itself, as
+two optional conditions, one per direction, so the comparison follows the sort order from the
+query's own text (never the caller's)::
 
-    /*if after_desc*/ AND {sort_by} <= :after_desc
-                          AND ({sort_by} < :after_desc OR id < :after_id) /*end*/
-    /*if after_asc*/  AND {sort_by} >= :after_asc
-                          AND ({sort_by} > :after_asc OR id > :after_id) /*end*/
+    /*if after_desc*/ AND ({sort_by}, id) < (:after_desc, :after_id)
+                      AND ({sort_by} < :after_desc
+                           OR ({sort_by} = :after_desc AND id < :after_id)
+                           OR {sort_by} IS NULL) /*end*/
+    /*if after_asc*/  ... the same with > ...
 
-(``col <= v AND (col < v OR id < i)`` rather than a row comparison: the first term is an
-index range on all three backends.)
+The two lines say the same thing, once for each planner (EXPLAIN in tests/test_paging.py and
+benchmarks/paging.py): PostgreSQL and SQLite read the row comparison as one range of the
+(sort, id) index; MariaDB does not, but builds two ranges from the OR. The ``IS NULL`` arm is
+never true (every sort column is NOT NULL); it keeps SQLite from taking the OR for a range on
+the sort column alone, which on a column with many ties (priority, status) would walk every
+tie before the cursor. Measured alternatives: ``col <= v AND (col < v OR id < i)`` scans the
+ties on SQLite and MariaDB; the row comparison alone is a full index scan on MariaDB.
 
 A cursor is base64url of ``MAC || JSON``: the list's name, the sort column and direction, the
 last row's sort value and id, and an HMAC-SHA256 (first 16 bytes) over the JSON. The key is

@@ -32,8 +32,10 @@ FROM articles
 WHERE TRUE
   /*if source*/ AND source = :source /*end*/
   /*if since*/ AND created_at >= :since /*end*/
-  /*if after_desc*/ AND created_at <= :after_desc
-                    AND (created_at < :after_desc OR id < :after_id) /*end*/
+  /*if after_desc*/ AND (created_at, id) < (:after_desc, :after_id)
+                    AND (created_at < :after_desc
+                         OR (created_at = :after_desc AND id < :after_id)
+                         OR created_at IS NULL) /*end*/
 ORDER BY created_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 
@@ -59,8 +61,10 @@ FROM alerts
 WHERE TRUE
   /*if severity*/ AND severity = :severity /*end*/
   /*if since*/ AND created_at >= :since /*end*/
-  /*if after_desc*/ AND created_at <= :after_desc
-                    AND (created_at < :after_desc OR id < :after_id) /*end*/
+  /*if after_desc*/ AND (created_at, id) < (:after_desc, :after_id)
+                    AND (created_at < :after_desc
+                         OR (created_at = :after_desc AND id < :after_id)
+                         OR created_at IS NULL) /*end*/
 ORDER BY created_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 
@@ -69,8 +73,10 @@ LIMIT :limit OFFSET :offset;
 SELECT id, title, message, severity, source_url, created_at, metadata
 FROM alerts
 WHERE source_url = :source_url
-  /*if after_desc*/ AND created_at <= :after_desc
-                    AND (created_at < :after_desc OR id < :after_id) /*end*/
+  /*if after_desc*/ AND (created_at, id) < (:after_desc, :after_id)
+                    AND (created_at < :after_desc
+                         OR (created_at = :after_desc AND id < :after_id)
+                         OR created_at IS NULL) /*end*/
 ORDER BY created_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 

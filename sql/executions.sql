@@ -86,8 +86,10 @@ WHERE TRUE
   /*if user_id*/ AND user_id = :user_id /*end*/
   /*if since*/ AND started_at >= :since /*end*/
   /*if until*/ AND started_at < :until /*end*/
-  /*if after_desc*/ AND started_at <= :after_desc
-                    AND (started_at < :after_desc OR id < :after_id) /*end*/
+  /*if after_desc*/ AND (started_at, id) < (:after_desc, :after_id)
+                    AND (started_at < :after_desc
+                         OR (started_at = :after_desc AND id < :after_id)
+                         OR started_at IS NULL) /*end*/
 ORDER BY started_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 

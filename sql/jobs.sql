@@ -207,10 +207,14 @@ WHERE TRUE
   /*if batch_id*/ AND batch_id = :batch_id /*end*/
   /*if created_after*/ AND created_at >= :created_after /*end*/
   /*if created_before*/ AND created_at < :created_before /*end*/
-  /*if after_desc*/ AND {sort_by} <= :after_desc
-                    AND ({sort_by} < :after_desc OR id < :after_id) /*end*/
-  /*if after_asc*/ AND {sort_by} >= :after_asc
-                   AND ({sort_by} > :after_asc OR id > :after_id) /*end*/
+  /*if after_desc*/ AND ({sort_by}, id) < (:after_desc, :after_id)
+                    AND ({sort_by} < :after_desc
+                         OR ({sort_by} = :after_desc AND id < :after_id)
+                         OR {sort_by} IS NULL) /*end*/
+  /*if after_asc*/ AND ({sort_by}, id) > (:after_asc, :after_id)
+                   AND ({sort_by} > :after_asc
+                        OR ({sort_by} = :after_asc AND id > :after_id)
+                        OR {sort_by} IS NULL) /*end*/
 ORDER BY {sort_by} {sort_order}, id {sort_order}
 LIMIT :limit OFFSET :offset;
 

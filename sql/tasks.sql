@@ -23,8 +23,10 @@ SELECT id, name, description, config, max_rounds, memory_size, status, total_run
 FROM tasks
 WHERE TRUE
   /*if status*/ AND status = :status /*end*/
-  /*if after_desc*/ AND created_at <= :after_desc
-                    AND (created_at < :after_desc OR id < :after_id) /*end*/
+  /*if after_desc*/ AND (created_at, id) < (:after_desc, :after_id)
+                    AND (created_at < :after_desc
+                         OR (created_at = :after_desc AND id < :after_id)
+                         OR created_at IS NULL) /*end*/
 ORDER BY created_at DESC, id DESC
 LIMIT :limit OFFSET :offset;
 
@@ -88,8 +90,10 @@ SELECT id, task_id, run_number, status, plan, results, error_message, error_deta
 FROM task_runs
 WHERE task_id = :task_id
   /*if status*/ AND status = :status /*end*/
-  /*if after_asc*/ AND run_number >= :after_asc
-                   AND (run_number > :after_asc OR id > :after_id) /*end*/
+  /*if after_asc*/ AND (run_number, id) > (:after_asc, :after_id)
+                   AND (run_number > :after_asc
+                        OR (run_number = :after_asc AND id > :after_id)
+                        OR run_number IS NULL) /*end*/
 ORDER BY run_number, id
 LIMIT :limit OFFSET :offset;
 

@@ -19,8 +19,10 @@ FROM workflows
 WHERE TRUE
   /*if owner_id*/ AND owner_id = :owner_id /*end*/
   /*if is_public*/ AND is_public = :is_public /*end*/
-  /*if after_asc*/ AND created_at >= :after_asc
-                   AND (created_at > :after_asc OR id > :after_id) /*end*/
+  /*if after_asc*/ AND (created_at, id) > (:after_asc, :after_id)
+                   AND (created_at > :after_asc
+                        OR (created_at = :after_asc AND id > :after_id)
+                        OR created_at IS NULL) /*end*/
 ORDER BY created_at, id
 LIMIT :limit OFFSET :offset;
 

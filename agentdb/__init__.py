@@ -2,7 +2,8 @@
 yoyo migrations, on PostgreSQL, MySQL/MariaDB and SQLite."""
 
 from . import errors
-from .aio import AsyncDatabase, AsyncRepository, aio, connect_async
+from .aio import AsyncDatabase, AsyncRepository, connect_async
+from .aio_types import aio  # agentdb.aio's, typed per repository (aio_types.pyi)
 from .config import Config, parse_config
 from .errors import (
     AgentDBError,

@@ -60,10 +60,12 @@ from .pool import Database, HealthReport, PoolStats
 from .pool.database import _Savepoint, _Unit
 from .repositories.base import Repository
 
-__all__ = ["AsyncDatabase", "AsyncRepository", "AsyncStream", "aio", "connect_async"]
+__all__ = ["AsyncDatabase", "AsyncRepository", "AsyncStream", "aio", "async_methods",
+           "connect_async"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+U = TypeVar("U")
 R = TypeVar("R", bound=Repository)
 
 
@@ -429,22 +431,33 @@ class AsyncRepository(Generic[R]):
 _CLASSES: dict[type[Repository], type[AsyncRepository[Any]]] = {}
 
 
+def async_methods(cls: type[Repository]) -> dict[str, Callable[..., Any]]:
+    """The public methods of ``cls`` (inherited ones too) that :func:`aio` makes awaitable, by
+    name: plain functions only; constants, classmethods and properties are reached through
+    ``__getattr__``. tools/gen_async_types.py types the same list (agentdb/aio_types.pyi)."""
+    methods: dict[str, Callable[..., Any]] = {}
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        attr = inspect.getattr_static(cls, name)
+        if inspect.isfunction(attr):  # (a staticmethod or classmethod object is not)
+            methods[name] = attr
+    return methods
+
+
 def aio(cls: type[R]) -> type[AsyncRepository[R]]:
     """``aio(JobStore)`` -> ``AsyncJobStore``: a class with an ``async def`` twin of every
     public method of ``cls`` (inherited ones too), found by introspection, so nothing is
     written twice and methods added later are covered. ``await aio(cls)(adb).m(...)`` runs
-    ``cls(adb.sync).m(...)`` in a thread, in the task's unit of work."""
+    ``cls(adb.sync).m(...)`` in a thread, in the task's unit of work. For type checkers,
+    ``agentdb.aio`` is typed per repository by agentdb/aio_types.pyi, generated from the same
+    methods' signatures."""
     made = _CLASSES.get(cls)
     if made is None:
         namespace: dict[str, Any] = {"sync_class": cls, "__doc__": cls.__doc__,
                                      "__module__": cls.__module__}
-        for name in dir(cls):
-            if name.startswith("_"):
-                continue
-            attr = inspect.getattr_static(cls, name)
-            if isinstance(attr, staticmethod | classmethod) or not inspect.isfunction(attr):
-                continue  # constants, classmethods, properties: reached through __getattr__
-            namespace[name] = _awaitable(name, attr)
+        for name, fn in async_methods(cls).items():
+            namespace[name] = _awaitable(name, fn)
         made = _CLASSES[cls] = type(f"Async{cls.__name__}", (AsyncRepository,), namespace)
     return made
 
@@ -462,26 +475,26 @@ def _awaitable(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return method
 
 
-class AsyncStream:
+class AsyncStream(Generic[T]):
     """``async for row in await repo.stream(...)``: a sync row iterator that holds a connection
     (a stream's cursor) pulled a batch at a time in agentdb's threads. It holds an async slot
     (or runs inside the task's unit) until it is exhausted or closed: use ``async with`` or
     read to the end; ``aclose()`` after an early stop gives the connection back."""
 
-    def __init__(self, adb: AsyncDatabase, rows: Iterator[Any], batch: int = 256) -> None:
+    def __init__(self, adb: AsyncDatabase, rows: Iterator[T], batch: int = 256) -> None:
         self.adb = adb
         self.rows = rows
         self.batch = batch
-        self.buffer: deque[Any] = deque()
+        self.buffer: deque[T] = deque()
         self.unit = adb._unit.get()
         self.lock = asyncio.Lock()
         self.slot = False
         self.done = False
 
-    def __aiter__(self) -> AsyncStream:
+    def __aiter__(self) -> AsyncStream[T]:
         return self
 
-    async def __anext__(self) -> Any:
+    async def __anext__(self) -> T:
         if not self.buffer:
             if self.done:
                 raise StopAsyncIteration
@@ -497,7 +510,7 @@ class AsyncStream:
             self.buffer.extend(rows)
         return self.buffer.popleft()
 
-    async def _pull(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _pull(self, fn: Callable[..., U], *args: Any) -> U:
         if self.unit is not None:
             return await self.unit.call(fn, *args)
         if not self.slot:
@@ -540,7 +553,7 @@ class AsyncStream:
                 self.slot = False
                 self.adb._slots.give()
 
-    async def __aenter__(self) -> AsyncStream:
+    async def __aenter__(self) -> AsyncStream[T]:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -553,7 +566,7 @@ def _close(rows: Iterator[Any]) -> None:
         close()
 
 
-def _take(rows: Iterator[Any], n: int) -> list[Any]:
+def _take(rows: Iterator[T], n: int) -> list[T]:
     return list(itertools.islice(rows, n))
 
 

@@ -89,7 +89,8 @@ def test_wheel_installs_and_runs_from_an_empty_directory(tmp_path: Path) -> None
                 for p in (ROOT / "migrations").rglob("*") if p.suffix in (".sql", ".py")
                 and "__pycache__" not in p.parts}
     assert shipped and shipped <= names, sorted(shipped - names)
-    assert {"agentdb/cli.py", "agentdb/__main__.py", "agentdb/py.typed"} <= names
+    assert {"agentdb/cli.py", "agentdb/__main__.py", "agentdb/py.typed",
+            "agentdb/aio_types.pyi"} <= names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "agentdb = agentdb.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

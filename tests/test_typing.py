@@ -54,6 +54,44 @@ def main(db: agentdb.Database) -> None:
 '''
 
 
+ASYNC_GOOD = '''
+import agentdb
+from agentdb import Job, JobStatus, Permission
+from agentdb.aio_types import AsyncJobStore
+
+
+async def main(url: str) -> int:
+    adb = await agentdb.connect_async(url, pool_size=4)
+    jobs = agentdb.aio(agentdb.JobStore)(adb)
+    job: Job = await jobs.create("word_count", {"text": "hi"}, priority=1)
+    same: Job = await AsyncJobStore(adb).get(job.id)
+    next_one: Job | None = await jobs.claim_next("w1", lease=30.0)
+    recent: list[Job] = await jobs.list(status=JobStatus.PENDING, sort_by="created_at")
+    async with adb.transaction():
+        await jobs.add_log(job.id, "INFO", "started")
+    allowed: bool = await agentdb.aio(agentdb.WorkflowRepository)(adb).can_access(
+        "u", "w", Permission.READ)
+    async with await jobs.stream("list_jobs", status="pending", limit=10) as rows:
+        async for row in rows:
+            assert isinstance(row["id"], str)
+    await adb.aclose()
+    return len(recent) + int(allowed) + (next_one is None) + len(same.id)
+'''
+
+ASYNC_BAD = '''
+import agentdb
+
+
+async def main(adb: agentdb.AsyncDatabase) -> None:
+    jobs = agentdb.aio(agentdb.JobStore)(adb)
+    await jobs.list(status="complete")
+    await jobs.create(42)
+    name: int = (await jobs.create("t")).tool_name
+    print(jobs.get("id").status)
+    await agentdb.aio(agentdb.TaskRepository)(adb).record_metric("m", "meter", 1)
+'''
+
+
 def _mypy(folder: Path) -> subprocess.CompletedProcess[str]:
     if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("mypy is not installed beside this Python")
@@ -81,3 +119,27 @@ def test_mypy_catches_wrong_values_for_typed_parameters(tmp_path: Path) -> None:
     lines = sorted({int(line.split(":")[1]) for line in done.stdout.splitlines()
                     if line.startswith("bad.py:") and ": error:" in line})
     assert lines == [7, 8, 9, 10, 11, 12, 13, 14], done.stdout
+
+
+def test_a_typed_async_user_program_passes_mypy_strict(tmp_path: Path) -> None:
+    """aio(cls)'s methods are typed for the user's checker (agentdb/aio_types.pyi, generated
+    from the sync signatures): awaited results have the sync method's return type."""
+    (tmp_path / "good_async.py").write_text(ASYNC_GOOD)
+    done = _mypy(tmp_path)
+    assert done.returncode == 0, done.stdout
+
+
+def test_mypy_catches_wrong_async_calls(tmp_path: Path) -> None:
+    (tmp_path / "bad_async.py").write_text(ASYNC_BAD)
+    done = _mypy(tmp_path)
+    lines = sorted({int(line.split(":")[1]) for line in done.stdout.splitlines()
+                    if line.startswith("bad_async.py:") and ": error:" in line})
+    assert lines == [7, 8, 9, 10, 11], done.stdout
+
+
+def test_generated_async_types_are_current() -> None:
+    """CI check: agentdb/aio_types.py(i) are what tools/gen_async_types.py writes from today's
+    repositories (a method added or changed without regenerating fails here)."""
+    done = subprocess.run([sys.executable, str(REPO / "tools" / "gen_async_types.py"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr + done.stdout

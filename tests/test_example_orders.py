@@ -24,7 +24,7 @@ def test_the_orders_example_suite_passes(where: str, make_db: Databases) -> None
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
                           cwd=EXAMPLE, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 passed" in done.stdout
+    assert "5 passed" in done.stdout
 
 
 def test_the_orders_record_is_built_by_the_same_converter_as_agentdbs(make_db: Databases) -> None:

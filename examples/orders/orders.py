@@ -11,10 +11,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from agentdb import NotFound, Record, Repository, ValidationError, load
+from agentdb import NotFound, Page, Record, Repository, ValidationError, load
+from agentdb.paging import Keyset
 
 HERE = Path(__file__).resolve().parent
 MIGRATIONS = HERE / "migrations"
+PAGES = Keyset("orders", {"created_at": "time"})  # cursors of this list: name, sort columns
 
 
 class OrderStatus(StrEnum):
@@ -64,8 +66,12 @@ class OrderRepository(Repository):
         return order
 
     def of_user(self, user_id: str, status: OrderStatus | Literal["open", "shipped",
-                "cancelled"] | None = None, limit: int = 100) -> list[Order]:
-        return self.many("orders_of_user", Order, user_id=user_id, status=status, limit=limit)
+                "cancelled"] | None = None, limit: int = 100,
+                after: str | None = None) -> Page[Order]:
+        """Newest first; pass a page's ``next_cursor`` as ``after`` for the next one."""
+        return self.paged(PAGES, "orders_of_user", None, Order, after=after, limit=limit,
+                          offset=0, by="created_at", order="desc", user_id=user_id,
+                          status=status)
 
     def ship(self, order_id: str) -> bool:
         """True if the order was open and is now shipped."""

@@ -24,6 +24,22 @@ def test_place_get_list_ship(agentdb_db: agentdb.Database) -> None:
     assert orders.revenue() == [Revenue("alice", 2, 2699)]
 
 
+def test_keyset_pages(agentdb_db: agentdb.Database) -> None:
+    carol = agentdb.UserRepository(agentdb_db).create("carol", None, "a long password!")
+    orders = OrderRepository(agentdb_db)
+    placed = [orders.place(carol.id, f"item{i}", 1, 100).id for i in range(7)]
+    seen: list[str] = []
+    page = orders.of_user(carol.id, limit=3)
+    while True:
+        seen += [o.id for o in page]
+        if page.next_cursor is None:
+            break
+        page = orders.of_user(carol.id, limit=3, after=page.next_cursor)
+    assert seen == [o.id for o in orders.of_user(carol.id)] and sorted(seen) == sorted(placed)
+    with pytest.raises(agentdb.ValidationError, match="after"):
+        orders.of_user(carol.id, after="tampered")
+
+
 def test_foreign_key_to_agentdb_users(agentdb_db: agentdb.Database) -> None:
     with pytest.raises(agentdb.ValidationError):
         OrderRepository(agentdb_db).place("no-such-user", "book", 1, 100)

@@ -10,13 +10,18 @@ FROM orders
 WHERE id = :id;
 
 -- name: orders_of_user :many
--- Newest first; :status is optional.
+-- Newest first; :status is optional; :after_desc/:after_id start the page after a cursor
+-- (Repository.paged; the condition is written as agentdb/paging.py explains).
 SELECT id, user_id, item, quantity, total_cents, status, created_at
 FROM orders
 WHERE user_id = :user_id
   /*if status*/ AND status = :status /*end*/
+  /*if after_desc*/ AND (created_at, id) < (:after_desc, :after_id)
+                    AND (created_at < :after_desc
+                         OR (created_at = :after_desc AND id < :after_id)
+                         OR created_at IS NULL) /*end*/
 ORDER BY created_at DESC, id DESC
-LIMIT :limit;
+LIMIT :limit OFFSET :offset;
 
 -- name: set_status :affected
 UPDATE orders SET status = :status WHERE id = :id AND status = 'open';

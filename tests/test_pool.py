@@ -407,3 +407,34 @@ def test_waiters_are_served_in_turn_so_none_starves(make_db: Any, dialect: str) 
     served = run_threads(32, hammer)
     assert db.stats().timeouts == 0
     assert min(served) > 0
+
+
+def test_mysql_deadlines_are_kept_by_the_kernel(make_db: Any) -> None:
+    """statement_timeout bounds each send and receive through SO_RCVTIMEO/SO_SNDTIMEO on a
+    blocking socket (no poll() before each one); a shorter deadline for a ping or a probe is
+    set there too, and put back. test_outage proves a frozen server still fails in time."""
+    import socket
+    import struct
+
+    def deadlines(conn: Any) -> tuple[float, float]:
+        sock = conn._sock
+        assert sock.gettimeout() is None
+        out = []
+        for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+            sec, usec = struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, option, 16))
+            out.append(sec + usec / 1e6)
+        return out[0], out[1]
+
+    db = make_db("mysql", statement_timeout=7.5)
+    with db.acquire() as conn:
+        near = pytest.approx  # the kernel keeps the value in scheduler ticks
+        assert deadlines(conn) == (near(7.5, abs=0.02), near(7.5, abs=0.02))
+        db.backend.set_read_timeout(conn, 2.25)
+        assert deadlines(conn) == (near(2.25, abs=0.02), near(2.25, abs=0.02))
+        db.backend.set_read_timeout(conn, None)
+        assert deadlines(conn) == (near(7.5, abs=0.02), near(7.5, abs=0.02))
+        cur = conn.cursor()
+        cur.execute("SELECT 1 AS one")
+        assert cur.fetchone() == {"one": 1}
+        # PyMySQL set no timeout of its own
+        assert deadlines(conn) == (near(7.5, abs=0.02), near(7.5, abs=0.02))

@@ -8,7 +8,8 @@ itself reopens what fails them. ``reset=False``: connections are autocommit and 
 transaction we open we also end, so PooledDB need not send a ROLLBACK on each return.
 
 Outages: nothing is opened at start (a server that is down is picked up when it answers);
-``read_timeout``/``write_timeout`` are ``statement_timeout``, so a frozen server fails a call;
+``read_timeout``/``write_timeout`` are ``statement_timeout`` (kept by the kernel: SO_RCVTIMEO /
+SO_SNDTIMEO, see ``MySQLConnection.deadline``), so a frozen server fails a call;
 the ping hook also polls the idle socket (~1 µs), so a connection the server closed (restart,
 KILL, a packet too large) is replaced at checkout, before any statement is sent; and a driver
 error that may leave a connection unusable (client errors 2000+, packet too large, protocol
@@ -21,7 +22,10 @@ and a statement that may already have run must never be retried.
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
+import struct
 import threading
 import weakref
 from datetime import datetime
@@ -42,6 +46,8 @@ from .base import Backend, Counts, Slots, causes, watch
 # killed, and the idle/wait timeout goodbye (4031). Client errors (2000+) are all of that kind.
 _BREAKING_CODES = frozenset({1053, 1153, 1927, 4031})
 _RETRY_CODES = frozenset({1213, 1205})  # deadlock, lock wait timeout
+# What a receive past its kernel deadline (SO_RCVTIMEO) reports: EAGAIN, in PyMySQL's message.
+_TIMED_OUT = os.strerror(errno.EAGAIN)
 
 
 class LazyBeginTupleCursor(pymysql.cursors.Cursor):  # type: ignore[misc]
@@ -90,6 +96,32 @@ class MySQLConnection(pymysql.connections.Connection):  # type: ignore[misc]
         self.born = self.last_used = monotonic()
         self.pid = os.getpid()
         self.poller = watch(self._sock.fileno())
+        self.deadline(self._read_timeout)
+
+    def deadline(self, seconds: float | None) -> None:
+        """Bound each send and receive on the socket to ``seconds``, in the kernel
+        (SO_RCVTIMEO/SO_SNDTIMEO on a blocking socket): the same per-call deadline as PyMySQL's
+        ``read_timeout``/``write_timeout``, without the poll() CPython makes before every send
+        and every receive on a socket with a Python timeout (two system calls a statement,
+        strace). PyMySQL then sees no timeout of its own and never calls settimeout."""
+        sock = self._sock
+        if sock is None:
+            return
+        whole = int(seconds or 0)
+        value = struct.pack("ll", whole, int(((seconds or 0) - whole) * 1_000_000))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+        sock.settimeout(None)
+        self._read_timeout = self._write_timeout = self._current_timeout = None
+
+    def _read_bytes(self, num_bytes: int) -> bytes:
+        try:
+            return super()._read_bytes(num_bytes)  # type: ignore[no-any-return]
+        except TypeError:  # past the kernel deadline the socket's reader returns None (EAGAIN)
+            self._force_close()
+            raise pymysql.err.OperationalError(
+                2013, f"Lost connection to MySQL server during query ({_TIMED_OUT}: no reply "
+                "within the timeout)") from None
 
     def close(self) -> None:
         if self.pid != os.getpid():
@@ -182,16 +214,16 @@ class MySQLBackend(Backend):
         if recycle is not None and now - conn.born > recycle:
             return False
         if self.config.pre_ping and now - conn.last_used > self.config.ping_interval:
-            conn._read_timeout = self.config.connect_timeout  # a frozen server: bounded
+            conn.deadline(self.config.connect_timeout)  # a frozen server: bounded
             try:
                 conn.ping(reconnect=False)
             except pymysql.err.Error as exc:
-                if "timed out" in str(exc):  # frozen: PooledDB's reconnect would hang as long
+                if _TIMED_OUT in str(exc):  # frozen: PooledDB's reconnect would hang as long
                     self.down = self.unavailable(exc)
                     self._local.skip_connect = True
                 return False
             finally:
-                conn._read_timeout = self.config.statement_timeout
+                conn.deadline(self.config.statement_timeout)
         return True
 
     def getconn(self, timeout: float | None = None) -> MySQLConnection:
@@ -242,7 +274,7 @@ class MySQLBackend(Backend):
         )
 
     def set_read_timeout(self, conn: MySQLConnection, seconds: float | None) -> None:
-        conn._read_timeout = self.config.statement_timeout if seconds is None else seconds
+        conn.deadline(self.config.statement_timeout if seconds is None else seconds)
 
     def start(self, conn: MySQLConnection, readonly: bool) -> None:
         conn.begin_pending = True

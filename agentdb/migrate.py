@@ -123,12 +123,39 @@ def migrate(
     config = _config(db)
     migrations = _read(config, extra)
     with _guard(config, "migrate") as backend, _locked(config, backend, lock_timeout):
-        pending = backend.to_apply(migrations)
-        ids = [str(m.id) for m in pending]
-        if ids:
-            log.info("applying %s to %s", ", ".join(ids), config.target)
-            backend.apply_migrations(pending)
+        ids = [str(m.id) for m in backend.to_apply(migrations)]
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            pending = backend.to_apply(migrations)
+            if not pending:
+                break
+            log.info("applying %s to %s", ", ".join(str(m.id) for m in pending), config.target)
+            try:
+                backend.apply_migrations(pending)
+                break
+            except Exception as exc:
+                if attempt == DEADLOCK_ATTEMPTS or not _deadlock_victim(config, exc):
+                    raise
+                # PostgreSQL rolled the whole migration back (its DDL is transactional) to
+                # break a deadlock with the application's own traffic (a claim, say):
+                # the migrations before it stay applied, and this one simply runs again.
+                log.warning("a migration of %s was a deadlock victim; retrying (attempt %d)",
+                            config.target, attempt + 1)
+                sleep(0.05 * attempt)
     return ids
+
+
+DEADLOCK_ATTEMPTS = 3
+
+
+def _deadlock_victim(config: Config, exc: BaseException) -> bool:
+    """Whether ``exc`` says PostgreSQL cancelled the migration's transaction to break a
+    deadlock. Only there: a MariaDB migration's DDL commits implicitly, so re-running one
+    that failed half-way is not safe, and SQLite waits for locks instead of deadlocking."""
+    if config.dialect != "postgresql":
+        return False
+    import psycopg.errors
+
+    return isinstance(exc, psycopg.errors.DeadlockDetected)
 
 
 def rollback(

@@ -182,3 +182,54 @@ def test_yoyo_command_line_applies_both(config: Config) -> None:
     assert done.returncode == 0, done.stderr
     assert tables(config) == TABLES | {"orders"}
     assert all(s.applied for s in migration_status(config, extra=[APP]))
+
+
+def test_a_migration_chosen_as_deadlock_victim_runs_again(make_db: Databases,
+                                                          tmp_path: Path) -> None:
+    """PostgreSQL breaks a deadlock between a migration and the application's own traffic by
+    rolling one side back. When that is the migration (its DDL and DML are one transaction),
+    migrate() runs it again instead of failing the deploy. The application's session waits
+    10 s before checking for a deadlock, the migration 1 s, so the migration is the victim."""
+    import threading
+    import time
+
+    import psycopg
+
+    url = make_db.url("postgresql")
+    with psycopg.connect(url, autocommit=True) as setup:
+        setup.execute("CREATE TABLE first_t (n int); INSERT INTO first_t VALUES (1);"
+                      "CREATE TABLE second_t (n int); INSERT INTO second_t VALUES (1)")
+    folder = tmp_path / "app_migrations"
+    folder.mkdir()
+    (folder / "app_0001_touch_both.sql").write_text(
+        "UPDATE first_t SET n = n + 10;\n"
+        "SELECT pg_sleep(0.5);\n"
+        "UPDATE second_t SET n = n + 10;\n")
+    app = psycopg.connect(url)
+    app.execute("SET deadlock_timeout = '10s'")
+    app.execute("UPDATE second_t SET n = n + 1")  # holds second_t's row until it commits
+
+    def then_take_first() -> None:
+        with psycopg.connect(url, autocommit=True) as watch:  # the migration is in pg_sleep:
+            deadline = time.monotonic() + 20                 # it holds first_t's row
+            while not watch.execute("SELECT count(*) FROM pg_stat_activity WHERE "
+                                    "wait_event = 'PgSleep' AND datname = current_database()"
+                                    ).fetchone()[0]:  # type: ignore[index]
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        app.execute("UPDATE first_t SET n = n + 1")  # waits for the migration: a cycle
+        app.commit()
+
+    side = threading.Thread(target=then_take_first)
+    side.start()
+    try:
+        config = parse_config(url)
+        applied = migrate(config, extra=[folder])
+    finally:
+        side.join(timeout=30)
+        app.close()
+    assert applied[-1] == "app_0001_touch_both"
+    with psycopg.connect(url) as check:
+        first = check.execute("SELECT n FROM first_t").fetchone()
+        second = check.execute("SELECT n FROM second_t").fetchone()
+    assert (first, second) == ((12,), (12,))  # each side's change exactly once

@@ -504,14 +504,31 @@ def test_records_come_straight_from_tuple_rows(qdb: Database) -> None:
     assert ItemRecord.from_row(Q.run(qdb, "get_item", id=1)) == one
 
 
-def test_postgresql_and_sqlite_reuse_one_tuple_cursor_per_connection(qdb: Database) -> None:
+def test_each_backend_reuses_one_tuple_cursor_per_connection(qdb: Database) -> None:
     Q.run(qdb, "add_item", **item(1))
     with qdb.transaction() as conn:
         assert Q.run(qdb, "count_items") == 1
-        first = getattr(conn, "agentdb_cursor", None)
+        first = conn.agentdb_cursor
         assert Q.run(qdb, "all_items") == [{"id": 1, "label": "item 1"}]
-        assert getattr(conn, "agentdb_cursor", None) is first
-        assert (first is not None) == (qdb.dialect != "mysql")
+        assert conn.agentdb_cursor is first
+
+
+def test_a_reused_cursor_carries_nothing_into_the_next_statement(qdb: Database) -> None:
+    """Rows, description and row count of one statement never reach the next on the
+    connection's reused cursor, after an error either; the unit's BEGIN is still sent."""
+    for i in (1, 2, 3):
+        Q.run(qdb, "add_item", **item(i))
+    any_item = Queries.from_text("-- name: any_item :one\nSELECT id, label FROM q_items", "t")
+    with pytest.raises(QueryError, match="more than one row"):
+        any_item.run(qdb, "any_item")
+    assert Q.run(qdb, "all_items")[:2] == [{"id": 1, "label": "item 1"},
+                                           {"id": 2, "label": "item 2"}]
+    assert Q.run(qdb, "get_item", ItemRecord, id=9) is None
+    assert Q.run(qdb, "count_items") == 3
+    with pytest.raises(RuntimeError), qdb.transaction():
+        Q.run(qdb, "add_item", **item(4))
+        raise RuntimeError
+    assert Q.run(qdb, "count_items") == 3  # the insert ran inside the unit's BEGIN
 
 
 READS = Queries.from_text(

@@ -103,7 +103,13 @@ def analyze(db: Database) -> None:
 
 def plan(db: Database, given: dict[str, Any]) -> str:
     """The plan of the SQL list() runs for these filters, as the server shows it."""
-    sql, params = JobStore.queries.prepare("list_jobs", db.dialect, **page(given, True))
+    return plan_of(db, **page(given, True))
+
+
+def plan_of(db: Database, **params: Any) -> str:
+    """The server's plan of ``list_jobs`` compiled with these parameters (filters, page,
+    sort, keyset conditions): PostgreSQL's text, SQLite's details, MariaDB's main columns."""
+    sql, params = JobStore.queries.prepare("list_jobs", db.dialect, **params)
     explain = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
     with db.connection() as conn:
         cur = conn.cursor()

@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
-from explain import analyze, seed
+from explain import analyze, plan_of, seed
 
 import agentdb
 from agentdb import JobStore, migrate
@@ -41,21 +41,7 @@ def plan(db: Database, sort_by: str, cursor: str, page_size: int) -> str:
     params: dict[str, Any] = {"limit": page_size + 1, "offset": 0, "sort_by": sort_by,
                               "sort_order": "desc"}
     params.update(_KEYSET.where(cursor, 0, sort_by, "desc", db.config.cursor_secret))
-    sql, bound = JobStore.queries.prepare("list_jobs", db.dialect, **params)
-    explain = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
-    with db.connection() as conn:
-        cur = conn.cursor()
-        cur.execute(explain + sql, bound)
-        names = [d[0] for d in cur.description]
-        rows = [r if isinstance(r, dict) else dict(zip(names, r, strict=True))
-                for r in cur.fetchall()]
-    if db.dialect == "postgresql":
-        return "\n".join(r["QUERY PLAN"] for r in rows)
-    if db.dialect == "sqlite":
-        return "\n".join(r["detail"] for r in rows)
-    keep = ("table", "type", "key", "rows", "Extra")
-    return "\n".join(", ".join(f"{k}={r[k]}" for k in keep if r.get(k) is not None)
-                     for r in rows)
+    return plan_of(db, **params)
 
 
 def measure(url: str, rows: int, page_size: int, deep: int,

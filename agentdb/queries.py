@@ -53,7 +53,7 @@ from .rows import Converter, converter
 Kind = Literal["one", "many", "scalar", "affected", "exec"]
 KINDS: tuple[str, ...] = get_args(Kind)
 DIALECTS = ("postgresql", "mysql", "sqlite")
-CHUNK_SIZE = 500  # rows per executemany round trip in run_many
+CHUNK_SIZE = 2000  # rows per executemany call in run_many (PyMySQL still splits at 1 MB)
 STREAM_BATCH = 1000  # rows per fetch in stream
 
 

@@ -190,6 +190,27 @@ class _Threads:
             self.jobs.put(None)
 
 
+async def _serially(adb: AsyncDatabase, lock: asyncio.Lock, fn: Callable[..., T], *args: Any,
+                    **kwargs: Any) -> T:
+    """Run ``fn`` in a thread once the previous call under ``lock`` is done (one connection,
+    one statement at a time). The thread's completion releases the lock, so a caller that
+    gives up (cancelled) frees nothing while its statement still runs."""
+    await lock.acquire()
+    try:
+        future = adb._submit(fn, *args, **kwargs)
+    except BaseException:
+        lock.release()
+        raise
+
+    def done(f: asyncio.Future[Any]) -> None:
+        lock.release()
+        if not f.cancelled():
+            f.exception()  # retrieved: a caller that gave up leaves no "never retrieved" warning
+
+    future.add_done_callback(done)
+    return await asyncio.shield(future)
+
+
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
     if future.cancelled():
         return
@@ -342,23 +363,7 @@ class AsyncUnit:
         return conn
 
     async def _serial(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn`` in a thread once the previous statement's thread is done; the lock is
-        released by the thread's completion, so a caller that gives up frees nothing early."""
-        await self.lock.acquire()
-        try:
-            future = self.adb._submit(fn, *args, **kwargs)
-        except BaseException:
-            self.lock.release()
-            raise
-        lock = self.lock
-
-        def done(f: asyncio.Future[Any]) -> None:
-            lock.release()
-            if not f.cancelled():
-                f.exception()
-
-        future.add_done_callback(done)
-        return await asyncio.shield(future)
+        return await _serially(self.adb, self.lock, fn, *args, **kwargs)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         root = self.outer or self
@@ -516,17 +521,7 @@ class AsyncStream(Generic[T]):
         if not self.slot:
             await self.adb._slots.take()
             self.slot = True
-        await self.lock.acquire()
-        lock = self.lock
-        future = self.adb._submit(fn, *args)
-
-        def done(f: asyncio.Future[Any]) -> None:
-            lock.release()
-            if not f.cancelled():
-                f.exception()
-
-        future.add_done_callback(done)
-        return await asyncio.shield(future)
+        return await _serially(self.adb, self.lock, fn, *args)
 
     async def aclose(self) -> None:
         """Close the cursor and give the connection back (idempotent); waits for a pull still

@@ -110,6 +110,20 @@ class Context:
     def json(self, value: Any) -> Any:
         return Jsonb(value) if self.dialect == "postgresql" else json.dumps(value)
 
+    def job_row(self, priority: int = 0, batch_id: str | None = None,
+                now: Any = None) -> dict[str, Any]:
+        """insert_job's parameters for one new job, as hand-written code binds them."""
+        created, due = (now, now) if now is not None else (self.now(), self.now())
+        return {"id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
+                "priority": priority, "batch_id": batch_id, "workflow_id": None,
+                "user_id": None, "parameters": self.json(PARAMS), "created_at": created,
+                "run_at": due, "max_attempts": 1, "dedupe_key": None}
+
+    def batch_rows(self) -> list[dict[str, Any]]:
+        """A batch of BATCH new jobs sharing one batch id and timestamp."""
+        now, batch_id = self.now(), str(uuid.uuid4())
+        return [self.job_row(0, batch_id, now) for _ in range(BATCH)]
+
     def job_dict(self, names: list[str], row: Any) -> dict[str, Any]:
         """What hand-written code does with a row: a dict by column name, JSON parsed."""
         job = dict(zip(names, row, strict=True))
@@ -291,12 +305,7 @@ class Raw(Way):
 
         def insert(priority: int = 0) -> None:
             cur = cursor()
-            params = {
-                "id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
-                "priority": priority, "batch_id": None, "workflow_id": None, "user_id": None,
-                "parameters": ctx.json(PARAMS), "created_at": ctx.now(),
-                "run_at": ctx.now(), "max_attempts": 1, "dedupe_key": None,
-            }
+            params = ctx.job_row(priority)
             with lock:
                 cur.execute(insert_sql, params)
 
@@ -313,11 +322,7 @@ class Raw(Way):
             return [job_dict(names, row) for row in cur.fetchall()]
 
         def batch() -> None:
-            now, batch_id = ctx.now(), str(uuid.uuid4())
-            rows = [{"id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
-                     "priority": 0, "batch_id": batch_id, "workflow_id": None, "user_id": None,
-                     "parameters": ctx.json(PARAMS), "created_at": now, "run_at": now,
-                     "max_attempts": 1, "dedupe_key": None} for _ in range(BATCH)]
+            rows = ctx.batch_rows()
             with lock:
                 cur = cursor()
                 cur.execute("BEGIN")
@@ -538,10 +543,7 @@ class AioSQL(Way):
             return row
 
         def insert(priority: int = 0) -> None:
-            params = {"id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
-                      "priority": priority, "batch_id": None, "workflow_id": None,
-                      "user_id": None, "parameters": ctx.json(PARAMS), "created_at": ctx.now(),
-                      "run_at": ctx.now(), "max_attempts": 1, "dedupe_key": None}
+            params = ctx.job_row(priority)
             with lock, connection(thread) as conn:
                 q.insert_job(conn, **params)
 
@@ -583,11 +585,7 @@ class AioSQL(Way):
                 return parsed(q.get_job(conn, id=job_id))
 
         def batch() -> None:
-            now, batch_id = ctx.now(), str(uuid.uuid4())
-            rows = [{"id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
-                     "priority": 0, "batch_id": batch_id, "workflow_id": None, "user_id": None,
-                     "parameters": ctx.json(PARAMS), "created_at": now, "run_at": now,
-                     "max_attempts": 1, "dedupe_key": None} for _ in range(BATCH)]
+            rows = ctx.batch_rows()
             with self.transaction(thread) as conn:
                 q.insert_jobs(conn, rows)
 
@@ -695,13 +693,7 @@ def sqlalchemy_ways() -> dict[str, type[Way]]:
 
             def insert(priority: int = 0) -> None:
                 with writer.begin() as conn:
-                    conn.execute(self.insert_sql, {
-                        "id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
-                        "priority": priority, "batch_id": None, "workflow_id": None,
-                        "user_id": None,
-                        "parameters": ctx.json(PARAMS), "created_at": ctx.now(),
-                        "run_at": ctx.now(), "max_attempts": 1, "dedupe_key": None,
-                    })
+                    conn.execute(self.insert_sql, ctx.job_row(priority))
 
             def get() -> Any:
                 with engine.connect() as conn:
@@ -745,14 +737,8 @@ def sqlalchemy_ways() -> dict[str, type[Way]]:
                     return conn.execute(self.get_sql, {"id": job_id}).first()
 
             def batch() -> None:
-                now, batch_id = ctx.now(), str(uuid.uuid4())
-                rows = [{"id": str(uuid.uuid4()), "tool_name": BENCH_TOOL, "status": "pending",
-                         "priority": 0, "batch_id": batch_id, "workflow_id": None,
-                         "user_id": None, "parameters": ctx.json(PARAMS), "created_at": now,
-                         "run_at": now, "max_attempts": 1, "dedupe_key": None}
-                        for _ in range(BATCH)]
                 with writer.begin() as conn:
-                    conn.execute(self.insert_sql, rows)
+                    conn.execute(self.insert_sql, ctx.batch_rows())
 
             return {"insert": insert, "get": get, "list": list_page, "lifecycle": lifecycle,
                     "batch": batch}[op]
